@@ -1,0 +1,132 @@
+// Package sink defines where accepted batches go: one small interface that
+// every storage or queue provider implements, chosen at start-up by a URL
+// (file:///var/data, s3://bucket/prefix, sqs://queue, kafka://broker/topic).
+//
+// The contract is the project's promise to its clients: Put returns nil only
+// once the batch is durably stored, so that the front door may answer 2xx.
+package sink
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Batch is one accepted request, ready to store: every entry already
+// validated and encoded as one NDJSON line.
+//
+// A Batch and its NDJSON buffer belong to the caller and are reused once Put
+// returns: a sink must not keep a reference to them.
+type Batch struct {
+	Project    string
+	Logstore   string
+	RequestID  string
+	ReceivedAt time.Time
+	// Entries is the number of lines in NDJSON.
+	Entries int
+	// NDJSON holds one flat JSON object per entry, each ending in '\n'.
+	NDJSON []byte
+}
+
+// Lines yields each NDJSON line of the batch, without its trailing newline.
+func (b *Batch) Lines() iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		rest := b.NDJSON
+		for len(rest) > 0 {
+			i := bytes.IndexByte(rest, '\n')
+			if i < 0 {
+				i = len(rest)
+			}
+			if !yield(rest[:i]) {
+				return
+			}
+			rest = rest[min(i+1, len(rest)):]
+		}
+	}
+}
+
+// Sink stores batches.
+type Sink interface {
+	// Put stores the batch durably and returns nil only when it is stored.
+	// It gives up when ctx is done. An error that wraps ErrUnavailable says
+	// the same batch may be stored if tried again later.
+	Put(ctx context.Context, b *Batch) error
+	// Close releases the sink's connections and files.
+	Close() error
+}
+
+// ErrUnavailable marks an error after which the same Put may succeed later:
+// the storage is down, throttling, full or slow. Front doors answer it with
+// 503 ServerBusy; any other error is 500 InternalServerError.
+var ErrUnavailable = errors.New("sink unavailable")
+
+// Unavailable wraps err so that errors.Is(err, ErrUnavailable) holds.
+func Unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// IsRetryable says whether a failed Put may succeed when tried again: the sink
+// said so, or it ran out of time.
+func IsRetryable(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// Opener builds a sink from its URL. It is called once per function instance.
+type Opener func(ctx context.Context, u *url.URL) (Sink, error)
+
+var (
+	mu      sync.RWMutex
+	openers = map[string]Opener{}
+)
+
+// Register makes a sink available under a URL scheme. Drivers call it from
+// init; registering a scheme twice panics.
+func Register(scheme string, open Opener) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := openers[scheme]; dup {
+		panic("sink: scheme registered twice: " + scheme)
+	}
+	openers[scheme] = open
+}
+
+// Open builds the sink that rawURL names.
+func Open(ctx context.Context, rawURL string) (Sink, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("sink URL %q: %w", rawURL, err)
+	}
+	mu.RLock()
+	open, ok := openers[u.Scheme]
+	mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("sink URL %q: unknown scheme %q (known: %s)", rawURL, u.Scheme, strings.Join(Schemes(), ", "))
+	}
+	s, err := open(ctx, u)
+	if err != nil {
+		return nil, fmt.Errorf("sink URL %q: %w", u.Redacted(), err)
+	}
+	return s, nil
+}
+
+// Schemes lists the registered URL schemes, sorted.
+func Schemes() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(openers))
+	for s := range openers {
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	return names
+}
