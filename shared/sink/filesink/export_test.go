@@ -1,0 +1,4 @@
+package filesink
+
+// Classify is exported for tests.
+var Classify = classify
