@@ -1,0 +1,130 @@
+// Package decompress undoes a request body's x-log-compresstype within a
+// size limit: lz4 is a raw LZ4 block, deflate is zlib-wrapped deflate, and
+// x-log-bodyrawsize must be the exact decompressed size. The declared size
+// is only a claim: nothing is allocated or inflated past the limit, whatever
+// the headers say.
+package decompress
+
+import (
+	"bytes"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/klauspost/compress/zlib"
+	"github.com/pierrec/lz4/v4"
+
+	"github.com/webtrack/webtrack/shared/apierror"
+)
+
+// Decoder decompresses bodies, reusing its buffers between calls. It is not
+// safe for concurrent use.
+type Decoder struct {
+	buf  bytes.Buffer
+	zlib io.ReadCloser
+}
+
+// Decode returns the raw body: body itself when it is not compressed, else
+// its decompressed form, valid until the next call on d.
+func (d *Decoder) Decode(body []byte, compressType, rawSize string, limit int) ([]byte, *apierror.Error) {
+	kind := strings.ToLower(strings.TrimSpace(compressType))
+	if kind != "" && kind != "lz4" && kind != "deflate" {
+		return nil, apierror.New(apierror.InvalidCompressType, "x-log-compresstype %q is not supported; use lz4 or deflate", compressType)
+	}
+	size := -1
+	if rawSize != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(rawSize))
+		if err != nil || n < 0 {
+			return nil, apierror.New(apierror.InvalidBodyRawSize, "x-log-bodyrawsize %q is not a byte count", rawSize)
+		}
+		size = n
+	}
+	if size > limit {
+		return nil, tooLarge(size, limit)
+	}
+	switch kind {
+	case "":
+		if len(body) > limit {
+			return nil, tooLarge(len(body), limit)
+		}
+		if size >= 0 && size != len(body) {
+			return nil, mismatch(len(body), size)
+		}
+		return body, nil
+	case "lz4":
+		if size < 0 {
+			return nil, missingSize(kind)
+		}
+		return d.lz4(body, size, limit)
+	default:
+		if size < 0 {
+			return nil, missingSize(kind)
+		}
+		return d.deflate(body, size, limit)
+	}
+}
+
+func (d *Decoder) lz4(body []byte, size, limit int) ([]byte, *apierror.Error) {
+	d.buf.Reset()
+	d.buf.Grow(size)
+	dst := d.buf.AvailableBuffer()[:size]
+	n, err := lz4.UncompressBlock(body, dst)
+	if err == nil && n == size {
+		return dst, nil
+	}
+	if err == nil {
+		return nil, mismatch(n, size)
+	}
+	// The block may be valid but larger than declared: find out within the
+	// limit, so the client learns which of its claims was wrong.
+	if size < limit {
+		d.buf.Grow(limit)
+		if n, err2 := lz4.UncompressBlock(body, d.buf.AvailableBuffer()[:limit]); err2 == nil {
+			return nil, mismatch(n, size)
+		}
+	}
+	return nil, apierror.New(apierror.PostBodyUncompressError, "the body is not a valid LZ4 block of %d bytes: %v", size, err)
+}
+
+func (d *Decoder) deflate(body []byte, size, limit int) ([]byte, *apierror.Error) {
+	var err error
+	if d.zlib == nil {
+		d.zlib, err = zlib.NewReader(bytes.NewReader(body))
+	} else {
+		err = d.zlib.(zlib.Resetter).Reset(bytes.NewReader(body), nil)
+	}
+	if err != nil {
+		return nil, uncompressError(err)
+	}
+	d.buf.Reset()
+	d.buf.Grow(size + bytes.MinRead)
+	// Reading one byte past the limit tells an oversized body from one that
+	// fits; reaching the end of the stream verifies its checksum.
+	if _, err := d.buf.ReadFrom(io.LimitReader(d.zlib, int64(limit)+1)); err != nil {
+		return nil, uncompressError(err)
+	}
+	raw := d.buf.Bytes()
+	if len(raw) > limit {
+		return nil, apierror.New(apierror.PostBodyTooLarge, "the body inflates to more than %d bytes", limit)
+	}
+	if len(raw) != size {
+		return nil, mismatch(len(raw), size)
+	}
+	return raw, nil
+}
+
+func uncompressError(err error) *apierror.Error {
+	return apierror.New(apierror.PostBodyUncompressError, "the body is not valid zlib-wrapped deflate: %v", err)
+}
+
+func tooLarge(size, limit int) *apierror.Error {
+	return apierror.New(apierror.PostBodyTooLarge, "the body is %d bytes raw; at most %d are allowed", size, limit)
+}
+
+func mismatch(actual, declared int) *apierror.Error {
+	return apierror.New(apierror.InvalidBodyRawSize, "the body is %d bytes raw but x-log-bodyrawsize says %d", actual, declared)
+}
+
+func missingSize(kind string) *apierror.Error {
+	return apierror.New(apierror.MissingBodyRawSize, "a %s body needs x-log-bodyrawsize, its size before compression", kind)
+}

@@ -1,0 +1,102 @@
+package processor
+
+import (
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Config is the processor's policy. DefaultConfig gives the protocol's
+// defaults; shared/config reads it from the environment.
+type Config struct {
+	// DefaultProject names the project when the Host carries none.
+	DefaultProject string
+	// Endpoints are the domains under which the Host's first label names
+	// the project, as in {project}.{endpoint}. Any other Host means
+	// DefaultProject.
+	Endpoints []string
+	// Projects are the projects that exist (patterns as in path.Match; "*"
+	// for any). Others answer 404 ProjectNotExist.
+	Projects []string
+	// Logstores are the logstores that accept web tracking: patterns
+	// matched against the logstore name, or against "project/logstore" when
+	// they contain a '/'. Others answer 404 LogStoreNotExist.
+	Logstores []string
+	// DisabledLogstores exist but have web tracking switched off: they
+	// answer 401. Same patterns as Logstores; they win over Logstores.
+	DisabledLogstores []string
+	// AllowedOrigins are the browser origins that may send data ("*" for
+	// any). A request whose Origin is not allowed answers 403.
+	AllowedOrigins []string
+	// MaxBodyBytes bounds a request body before and after decompression.
+	MaxBodyBytes int
+	// MaxEntries bounds the entries of one request.
+	MaxEntries int
+	// ClientMetadata adds __tag__:__client_ip__ and __tag__:__receive_time__.
+	ClientMetadata bool
+	// ClientTime keeps a valid __time__ sent by the client (the service
+	// replaces it with the receive time).
+	ClientTime bool
+	// SinkTimeout bounds one store; the function's own deadline, less
+	// ResponseMargin, bounds it too.
+	SinkTimeout time.Duration
+	// ResponseMargin is the time kept back from the function's deadline to
+	// send the response after a failed store.
+	ResponseMargin time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultConfig is the service's behaviour: 3 MiB and 4,096 entries per
+// request, every logstore open, any origin, client metadata recorded.
+func DefaultConfig() Config {
+	return Config{
+		DefaultProject: "default",
+		Projects:       []string{"*"},
+		Logstores:      []string{"*"},
+		AllowedOrigins: []string{"*"},
+		MaxBodyBytes:   3 << 20,
+		MaxEntries:     4096,
+		ClientMetadata: true,
+		SinkTimeout:    10 * time.Second,
+		ResponseMargin: 300 * time.Millisecond,
+	}
+}
+
+// projectFromHost returns the project a Host names, or "" if it names none.
+func (c *Config) projectFromHost(host string) string {
+	host = strings.ToLower(stripPort(host))
+	for _, endpoint := range c.Endpoints {
+		if label, ok := strings.CutSuffix(host, "."+strings.ToLower(endpoint)); ok && !strings.Contains(label, ".") {
+			return label
+		}
+	}
+	return ""
+}
+
+func stripPort(host string) string {
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		return host[:i]
+	}
+	return host
+}
+
+// matchAny says whether project/logstore matches any pattern.
+func matchAny(patterns []string, project, logstore string) bool {
+	return slices.ContainsFunc(patterns, func(p string) bool {
+		name := logstore
+		if strings.Contains(p, "/") {
+			name = project + "/" + logstore
+		}
+		ok, _ := path.Match(p, name)
+		return ok
+	})
+}
+
+// originAllowed says whether a browser origin may send data.
+func (c *Config) originAllowed(origin string) bool {
+	return origin == "" || slices.ContainsFunc(c.AllowedOrigins, func(p string) bool {
+		return p == "*" || strings.EqualFold(p, origin)
+	})
+}

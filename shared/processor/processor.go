@@ -1,0 +1,320 @@
+// Package processor is the track-request processor: one provider-neutral
+// path from an HTTP request to a stored batch. It routes, checks the API
+// version, CORS origin, project and logstore, decompresses within limits,
+// validates and encodes the entries, stores them through the sink, and
+// answers as the Log Service does: 200 only once the batch is stored.
+//
+// The processor is pure with respect to its inputs: the sink and the clock
+// are injected, so every front door is tested with one table of cases.
+package processor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/webtrack/webtrack/shared/apierror"
+	"github.com/webtrack/webtrack/shared/decompress"
+	"github.com/webtrack/webtrack/shared/logbatch"
+	"github.com/webtrack/webtrack/shared/sink"
+)
+
+// APIVersion is the only version of the web-tracking API.
+const APIVersion = "0.6.0"
+
+// Processor handles track requests. It is safe for concurrent use.
+type Processor struct {
+	cfg  Config
+	sink sink.Sink
+	log  *slog.Logger
+	work sync.Pool
+}
+
+// work is the per-request state that is pooled between requests.
+type work struct {
+	dec   decompress.Decoder
+	enc   logbatch.Encoder
+	opts  logbatch.Options
+	batch sink.Batch
+}
+
+// New returns a processor that stores into s and logs one line per request.
+func New(cfg Config, s sink.Sink, log *slog.Logger) *Processor {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Processor{cfg: cfg, sink: s, log: log}
+	p.work.New = func() any { return new(work) }
+	return p
+}
+
+// route is where a track request goes.
+type route struct {
+	logstore string
+	gif      bool // answer with a GIF
+	userInfo bool // record User-Agent and Referer
+}
+
+var (
+	logstoreName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$`)
+	projectName  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
+	safeID       = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+)
+
+// Handle answers one request. ctx carries the function's deadline.
+func (p *Processor) Handle(ctx context.Context, req *Request) *Response {
+	start := p.cfg.Now()
+	id := req.ID
+	if !safeID.MatchString(id) {
+		id = newRequestID()
+	}
+	resp := &Response{Status: http.StatusOK, Header: http.Header{}}
+	resp.Header.Set("X-Log-Requestid", id)
+	p.cors(req, resp)
+
+	rec := record{id: id, method: req.Method, path: req.Path, bytes: len(req.Body)}
+	err := p.serve(ctx, req, resp, start, &rec)
+	if err != nil {
+		resp.Status = err.Code.Status
+		resp.Header.Set("Content-Type", "application/json")
+		resp.Body, _ = json.Marshal(map[string]string{"errorCode": err.Code.Name, "errorMessage": err.Message})
+		rec.code, rec.message = err.Code.Name, err.Message
+	}
+	rec.status = resp.Status
+	rec.duration = p.cfg.Now().Sub(start)
+	rec.log(ctx, p.log)
+	return resp
+}
+
+func (p *Processor) serve(ctx context.Context, req *Request, resp *Response, start time.Time, rec *record) *apierror.Error {
+	r, err := parseRoute(req.Path)
+	if err != nil {
+		return err
+	}
+	if req.Method == http.MethodOptions {
+		return nil // a CORS preflight: the headers are the answer
+	}
+	if req.Method != http.MethodPost && req.Method != http.MethodGet || req.Method == http.MethodPost && r.gif {
+		resp.Header.Set("Allow", "GET, POST, OPTIONS")
+		return apierror.New(apierror.MethodNotAllowed, "%s is not allowed on %s", req.Method, req.Path)
+	}
+	if origin := req.Header.Get("Origin"); !p.cfg.originAllowed(origin) {
+		return apierror.New(apierror.OriginNotAllowed, "origin %q may not send data here", origin)
+	}
+	project, err := p.project(req.Host)
+	if err != nil {
+		return err
+	}
+	rec.project, rec.logstore = project, r.logstore
+	if err := p.checkLogstore(project, r.logstore); err != nil {
+		return err
+	}
+	if err := checkAPIVersion(req); err != nil {
+		return err
+	}
+
+	w := p.work.Get().(*work)
+	defer p.work.Put(w)
+	w.opts = logbatch.Options{
+		ReceivedAt:     start,
+		ClientIP:       req.ClientIP,
+		ClientMetadata: p.cfg.ClientMetadata,
+		ClientTime:     p.cfg.ClientTime,
+		MaxEntries:     p.cfg.MaxEntries,
+	}
+	lines, entries, err := p.encode(w, req, r)
+	if err != nil {
+		return err
+	}
+	rec.entries = entries
+	if entries > 0 {
+		w.batch = sink.Batch{Project: project, Logstore: r.logstore, RequestID: rec.id, ReceivedAt: start, Entries: entries, NDJSON: lines}
+		if err := p.store(ctx, &w.batch, rec); err != nil {
+			return err
+		}
+		w.batch.NDJSON = nil
+	}
+	if r.gif {
+		resp.Header.Set("Content-Type", "image/gif")
+		resp.Header.Set("Cache-Control", "no-store")
+		resp.Body = transparentGIF
+	}
+	return nil
+}
+
+func (p *Processor) encode(w *work, req *Request, r route) ([]byte, int, *apierror.Error) {
+	if req.Method == http.MethodGet {
+		var extra []logbatch.Field
+		if r.userInfo {
+			extra = []logbatch.Field{
+				{Key: "__userAgent__", Value: req.Header.Get("User-Agent")},
+				{Key: "__referer__", Value: req.Header.Get("Referer")},
+			}
+		}
+		return w.enc.EncodeQuery(req.Query, extra, &w.opts)
+	}
+	raw, err := w.dec.Decode(req.Body, req.Header.Get("X-Log-Compresstype"), req.Header.Get("X-Log-Bodyrawsize"), p.cfg.MaxBodyBytes)
+	if err != nil {
+		return nil, 0, err
+	}
+	return w.enc.EncodeJSON(raw, &w.opts)
+}
+
+// store puts the batch within the sink timeout and the function's deadline.
+func (p *Processor) store(ctx context.Context, b *sink.Batch, rec *record) *apierror.Error {
+	deadline := time.Now().Add(p.cfg.SinkTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Add(-p.cfg.ResponseMargin).Before(deadline) {
+		deadline = d.Add(-p.cfg.ResponseMargin)
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	err := p.sink.Put(ctx, b)
+	if err == nil {
+		return nil
+	}
+	rec.sinkErr = err
+	if sink.IsRetryable(err) {
+		return apierror.New(apierror.ServerBusy, "the batch was not stored; retry later")
+	}
+	return apierror.New(apierror.InternalServerError, "the batch was not stored")
+}
+
+func parseRoute(urlPath string) (route, *apierror.Error) {
+	rest, ok := strings.CutPrefix(urlPath, "/logstores/")
+	logstore, target, ok2 := strings.Cut(rest, "/")
+	var r route
+	switch target {
+	case "track":
+	case "track.gif":
+		r.gif = true
+	case "track_ua.gif":
+		r.gif, r.userInfo = true, true
+	default:
+		ok = false
+	}
+	if !ok || !ok2 {
+		return r, apierror.New(apierror.RequestPathNotFound, "%q is not a web-tracking path; use /logstores/{logstore}/track", urlPath)
+	}
+	if !logstoreName.MatchString(logstore) {
+		return r, apierror.New(apierror.LogStoreNotExist, "logstore %q does not exist: names are 3-63 lowercase letters, digits, '_' and '-'", logstore)
+	}
+	r.logstore = logstore
+	return r, nil
+}
+
+func (p *Processor) project(host string) (string, *apierror.Error) {
+	project := p.cfg.projectFromHost(host)
+	if project == "" {
+		project = p.cfg.DefaultProject
+	}
+	if !projectName.MatchString(project) || !matchAny(p.cfg.Projects, "", project) {
+		return "", apierror.New(apierror.ProjectNotExist, "project %q does not exist", project)
+	}
+	return project, nil
+}
+
+func (p *Processor) checkLogstore(project, logstore string) *apierror.Error {
+	if matchAny(p.cfg.DisabledLogstores, project, logstore) {
+		return apierror.New(apierror.WebTrackingDisabled, "web tracking is not enabled for logstore %q of project %q", logstore, project)
+	}
+	if !matchAny(p.cfg.Logstores, project, logstore) {
+		return apierror.New(apierror.LogStoreNotExist, "logstore %s does not exist", logstore)
+	}
+	return nil
+}
+
+// checkAPIVersion accepts the version from the x-log-apiversion header, as
+// the API page documents, or from the APIVersion query parameter, as the
+// browser SDK and beacons send it.
+func checkAPIVersion(req *Request) *apierror.Error {
+	v := req.Header.Get("X-Log-Apiversion")
+	if v == "" {
+		v = req.Query.Get(logbatch.APIVersionParam)
+	}
+	switch v {
+	case APIVersion:
+		return nil
+	case "":
+		return apierror.New(apierror.MissingAPIVersion, "send x-log-apiversion: %s or ?APIVersion=%s", APIVersion, APIVersion)
+	}
+	return apierror.New(apierror.InvalidAPIVersion, "API version %q is not supported; use %s", v, APIVersion)
+}
+
+// cors sets the CORS headers every answer carries, for an allowed origin.
+func (p *Processor) cors(req *Request, resp *Response) {
+	origin := req.Header.Get("Origin")
+	if origin == "" || !p.cfg.originAllowed(origin) {
+		return
+	}
+	h := resp.Header
+	if len(p.cfg.AllowedOrigins) == 1 && p.cfg.AllowedOrigins[0] == "*" {
+		h.Set("Access-Control-Allow-Origin", "*")
+	} else {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Vary", "Origin")
+	}
+	h.Set("Access-Control-Expose-Headers", "x-log-requestid")
+	if req.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		allowed := req.Header.Get("Access-Control-Request-Headers")
+		if allowed == "" {
+			allowed = "x-log-apiversion, x-log-bodyrawsize, x-log-compresstype, content-type"
+		}
+		h.Set("Access-Control-Allow-Headers", allowed)
+		h.Set("Access-Control-Max-Age", "86400")
+	}
+}
+
+// newRequestID returns 24 upper-case hex digits, like the service's ids.
+func newRequestID() string {
+	return fmt.Sprintf("%016X%08X", rand.Uint64(), rand.Uint32())
+}
+
+// transparentGIF is a 1x1 transparent GIF, so that an <img> beacon loads.
+var transparentGIF = []byte{
+	'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff,
+	0x21, 0xf9, 0x04, 0x01, 0, 0, 0, 0, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0x02, 0x02, 0x44, 0x01, 0, 0x3b,
+}
+
+// record is what the request's log line says.
+type record struct {
+	id, method, path  string
+	project, logstore string
+	entries, bytes    int
+	status            int
+	code, message     string
+	sinkErr           error
+	duration          time.Duration
+}
+
+func (r *record) log(ctx context.Context, log *slog.Logger) {
+	level := slog.LevelInfo
+	if r.status >= 500 {
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", r.id),
+		slog.String("method", r.method),
+		slog.String("path", r.path),
+		slog.String("project", r.project),
+		slog.String("logstore", r.logstore),
+		slog.Int("entries", r.entries),
+		slog.Int("bytes", r.bytes),
+		slog.Int("status", r.status),
+		slog.Float64("duration_ms", float64(r.duration.Microseconds())/1000),
+	}
+	if r.code != "" {
+		attrs = append(attrs, slog.String("error_code", r.code), slog.String("error", r.message))
+	}
+	if r.sinkErr != nil {
+		attrs = append(attrs, slog.String("sink_error", r.sinkErr.Error()))
+	}
+	log.LogAttrs(ctx, level, "track request", attrs...)
+}
