@@ -1,0 +1,82 @@
+// Package gateway holds what every HTTP gateway's JSON event has in common:
+// bodies carried as strings, base64-encoded when binary, and headers carried
+// as maps of names to one value or to a list of values.
+package gateway
+
+import (
+	"encoding/base64"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// DecodeBody returns the bytes of an event's body, decoding base64 when the
+// event says it is encoded.
+func DecodeBody(body string, isBase64 bool) ([]byte, error) {
+	if !isBase64 {
+		return []byte(body), nil
+	}
+	b, err := base64.StdEncoding.DecodeString(body)
+	if err != nil {
+		return nil, fmt.Errorf("event body: invalid base64: %w", err)
+	}
+	return b, nil
+}
+
+// EncodeBody returns a response body as an event carries it: as text when its
+// Content-Type is text or JSON, base64-encoded otherwise (the GIF).
+func EncodeBody(body []byte, header http.Header) (s string, isBase64 bool) {
+	if len(body) == 0 {
+		return "", false
+	}
+	if isText(header.Get("Content-Type")) {
+		return string(body), false
+	}
+	return base64.StdEncoding.EncodeToString(body), true
+}
+
+func isText(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return strings.HasPrefix(mt, "text/") || mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// FlatHeaders returns h with lower-case names and repeated values joined by
+// commas, for gateways that take one value per header.
+func FlatHeaders(h http.Header) map[string]string {
+	m := make(map[string]string, len(h))
+	for k, vs := range h {
+		m[strings.ToLower(k)] = strings.Join(vs, ",")
+	}
+	return m
+}
+
+// MultiHeaders returns h with lower-case names, for gateways that take a list
+// of values per header.
+func MultiHeaders(h http.Header) map[string][]string {
+	m := make(map[string][]string, len(h))
+	for k, vs := range h {
+		m[strings.ToLower(k)] = vs
+	}
+	return m
+}
+
+// Header builds an http.Header from an event's single-value and multi-value
+// header maps. A name present in multi is taken from there only.
+func Header(single map[string]string, multi map[string][]string) http.Header {
+	h := make(http.Header, len(single)+len(multi))
+	for k, vs := range multi {
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	for k, v := range single {
+		if _, ok := multi[k]; !ok {
+			h.Add(k, v)
+		}
+	}
+	return h
+}

@@ -1,0 +1,50 @@
+package gateway
+
+import (
+	"net/http"
+	"reflect"
+	"testing"
+)
+
+func TestEncodeBody(t *testing.T) {
+	cases := []struct {
+		contentType string
+		body        string
+		want        string
+		b64         bool
+	}{
+		{"application/json", `{"a":1}`, `{"a":1}`, false},
+		{"application/json; charset=utf-8", `{}`, `{}`, false},
+		{"text/plain;charset=UTF-8", "ok", "ok", false},
+		{"application/problem+json", `{}`, `{}`, false},
+		{"image/gif", "GIF89a", "R0lGODlh", true},
+		{"", "\x00\x01", "AAE=", true},
+		{"image/gif", "", "", false},
+	}
+	for _, c := range cases {
+		got, b64 := EncodeBody([]byte(c.body), http.Header{"Content-Type": {c.contentType}})
+		if got != c.want || b64 != c.b64 {
+			t.Errorf("EncodeBody(%q, %q) = %q, %v; want %q, %v", c.body, c.contentType, got, b64, c.want, c.b64)
+		}
+	}
+}
+
+func TestDecodeBody(t *testing.T) {
+	if b, err := DecodeBody("R0lGODlh", true); err != nil || string(b) != "GIF89a" {
+		t.Errorf("base64: %q, %v", b, err)
+	}
+	if b, err := DecodeBody("R0lGODlh", false); err != nil || string(b) != "R0lGODlh" {
+		t.Errorf("text: %q, %v", b, err)
+	}
+	if _, err := DecodeBody("R0lG*", true); err == nil {
+		t.Error("want an error for invalid base64")
+	}
+}
+
+func TestHeader(t *testing.T) {
+	got := Header(map[string]string{"x-a": "1", "x-b": "2,3"}, map[string][]string{"x-a": {"1", "4"}})
+	want := http.Header{"X-A": {"1", "4"}, "X-B": {"2,3"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
