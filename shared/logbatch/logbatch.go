@@ -435,6 +435,7 @@ const (
 	inBody place = -3 - iota
 	inLogs
 	inTags
+	inQuery
 )
 
 func (p place) String() string {
@@ -445,6 +446,8 @@ func (p place) String() string {
 		return "__logs__"
 	case inTags:
 		return "__tags__"
+	case inQuery:
+		return "the query"
 	}
 	return "__logs__[" + strconv.Itoa(int(p)) + "]"
 }

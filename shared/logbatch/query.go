@@ -23,7 +23,7 @@ const APIVersionParam = "APIVersion"
 // source. The extra fields (track_ua.gif's User-Agent and Referer) follow.
 func (e *Encoder) EncodeQuery(query url.Values, extra []Field, o *Options) ([]byte, int, *apierror.Error) {
 	e.reset(o)
-	const where = place(0)
+	const where = inQuery
 	t := o.ReceivedAt.Unix()
 	for _, key := range slices.Sorted(maps.Keys(query)) {
 		values := query[key]
@@ -72,10 +72,10 @@ func (e *Encoder) EncodeQuery(query url.Values, extra []Field, o *Options) ([]by
 
 func (e *Encoder) appendField(key, value string) *apierror.Error {
 	if why := checkKey([]byte(key)); why != "" {
-		return invalidKey(0, []byte(key), why)
+		return invalidKey(inQuery, []byte(key), why)
 	}
 	if reservedKeys[key] {
-		return invalidKey(0, []byte(key), "is reserved")
+		return invalidKey(inQuery, []byte(key), "is reserved")
 	}
 	e.fields = append(append(append(e.fields, `,"`...), key...), `":`...)
 	var err *apierror.Error
