@@ -35,7 +35,7 @@ func Request(ev *events.HTTPTriggerEvent) (*processor.Request, error) {
 	}
 	return &processor.Request{
 		Method:   deref(ev.TriggerContext.Http.Method),
-		Path:     deref(ev.RawPath),
+		Path:     gateway.Path(deref(ev.RawPath)),
 		Host:     host,
 		Query:    query,
 		Header:   header,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -79,4 +80,13 @@ func Header(single map[string]string, multi map[string][]string) http.Header {
 		}
 	}
 	return h
+}
+
+// Path decodes a path as the client sent it (percent-encoded), keeping it as
+// sent when it does not decode.
+func Path(raw string) string {
+	if p, err := url.PathUnescape(raw); err == nil {
+		return p
+	}
+	return raw
 }

@@ -48,3 +48,16 @@ func TestHeader(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+func TestPath(t *testing.T) {
+	for raw, want := range map[string]string{
+		"/logstores/web/track":    "/logstores/web/track",
+		"/logstores/w%65b/track":  "/logstores/web/track",
+		"/logstores/web%zz/track": "/logstores/web%zz/track",
+		"/logstores/a%2Fb/track":  "/logstores/a/b/track",
+	} {
+		if got := Path(raw); got != want {
+			t.Errorf("Path(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}

@@ -24,7 +24,7 @@ func ALBRequest(ev *events.ALBTargetGroupRequest) (*processor.Request, error) {
 	ip, _, _ := strings.Cut(header.Get("X-Forwarded-For"), ",")
 	return &processor.Request{
 		Method:   ev.HTTPMethod,
-		Path:     ev.Path,
+		Path:     gateway.Path(ev.Path),
 		Host:     header.Get("Host"),
 		Query:    values(ev.QueryStringParameters, ev.MultiValueQueryStringParameters, true),
 		Header:   header,

@@ -26,7 +26,7 @@ func HTTPAPIRequest(ev *events.APIGatewayV2HTTPRequest) (*processor.Request, err
 	}
 	return &processor.Request{
 		Method:   ev.RequestContext.HTTP.Method,
-		Path:     path,
+		Path:     gateway.Path(path),
 		Host:     host(header, ev.RequestContext.DomainName),
 		Query:    rawQuery(ev.RawQueryString, ev.QueryStringParameters),
 		Header:   header,

@@ -17,7 +17,7 @@ func FunctionURLRequest(ev *events.LambdaFunctionURLRequest) (*processor.Request
 	header := gateway.Header(ev.Headers, nil)
 	return &processor.Request{
 		Method:   ev.RequestContext.HTTP.Method,
-		Path:     ev.RawPath,
+		Path:     gateway.Path(ev.RawPath),
 		Host:     host(header, ev.RequestContext.DomainName),
 		Query:    rawQuery(ev.RawQueryString, ev.QueryStringParameters),
 		Header:   header,
