@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pierrec/lz4/v4"
+
 	"github.com/webtrack/webtrack/shared/apierror"
 	"github.com/webtrack/webtrack/shared/decompress"
 	"github.com/webtrack/webtrack/shared/logbatch"
@@ -31,11 +33,17 @@ const APIVersion = "0.6.0"
 
 // Processor handles track requests. It is safe for concurrent use.
 type Processor struct {
-	cfg  Config
-	sink sink.Sink
-	log  *slog.Logger
-	work sync.Pool
+	cfg             Config
+	sink            sink.Sink
+	log             *slog.Logger
+	work            sync.Pool
+	maxRequestBytes int
 }
+
+// MaxRequestBytes is the largest body a request may carry as sent: the raw
+// limit, plus what LZ4 adds to incompressible data. A front door that reads
+// the body itself reads at most one byte more and passes it on.
+func (p *Processor) MaxRequestBytes() int { return p.maxRequestBytes }
 
 // work is the per-request state that is pooled between requests.
 type work struct {
@@ -50,7 +58,7 @@ func New(cfg Config, s sink.Sink, log *slog.Logger) *Processor {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Processor{cfg: cfg, sink: s, log: log}
+	p := &Processor{cfg: cfg, sink: s, log: log, maxRequestBytes: lz4.CompressBlockBound(cfg.MaxBodyBytes)}
 	p.work.New = func() any { return new(work) }
 	return p
 }
@@ -159,6 +167,9 @@ func (p *Processor) encode(w *work, req *Request, r route) ([]byte, int, *apierr
 			}
 		}
 		return w.enc.EncodeQuery(req.Query, extra, &w.opts)
+	}
+	if len(req.Body) > p.maxRequestBytes {
+		return nil, 0, apierror.New(apierror.PostBodyTooLarge, "the body is more than %d bytes", p.maxRequestBytes)
 	}
 	raw, err := w.dec.Decode(req.Body, req.Header.Get("X-Log-Compresstype"), req.Header.Get("X-Log-Bodyrawsize"), p.cfg.MaxBodyBytes)
 	if err != nil {

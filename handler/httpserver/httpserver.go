@@ -1,0 +1,74 @@
+// Package httpserver is the front door for a plain HTTP server: the local
+// server, a container, or a custom runtime. It turns a net/http request into
+// the processor's request and writes the processor's response back.
+package httpserver
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/webtrack/webtrack/shared/processor"
+)
+
+// Handler serves track requests with a processor.
+type Handler struct {
+	Processor *processor.Processor
+}
+
+// ServeHTTP answers one request.
+func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	resp := h.Processor.Handle(r.Context(), h.request(r))
+	header := w.Header()
+	for k, v := range resp.Header {
+		header[k] = v
+	}
+	w.WriteHeader(resp.Status)
+	w.Write(resp.Body)
+}
+
+// request converts r. The body is read up to one byte past the processor's
+// limit, so an oversized body is refused without being held whole.
+func (h Handler) request(r *http.Request) *processor.Request {
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(io.LimitReader(r.Body, int64(h.Processor.MaxRequestBytes())+1))
+	}
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	return &processor.Request{
+		Method:   r.Method,
+		Path:     r.URL.Path,
+		Host:     r.Host,
+		Query:    r.URL.Query(),
+		Header:   r.Header,
+		Body:     body,
+		ClientIP: ip,
+	}
+}
+
+// Serve runs srv on ln until ctx is done, then shuts it down gracefully: it
+// stops accepting, lets every in-flight request finish (and be stored) for
+// up to grace, and returns.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-errc; err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+// Package config reads webtrack's configuration from environment variables,
+// the one configuration both Function Compute and Lambda give a function. It
+// is read once at start and every bad value is reported with its variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/webtrack/webtrack/shared/processor"
+)
+
+// Config is everything a function needs to start.
+type Config struct {
+	Processor processor.Config
+	// SinkURL names where batches are stored (WEBTRACK_SINK).
+	SinkURL  string
+	LogLevel slog.Level
+}
+
+// DefaultSinkURL stores under ./data, the embedded default.
+const DefaultSinkURL = "file://./data"
+
+// MaxBodyLimit is the largest WEBTRACK_MAX_BODY_BYTES accepted: more than a
+// function's request payload limit could ever carry.
+const MaxBodyLimit = 64 << 20
+
+// Load reads the configuration through getenv (os.Getenv in production).
+func Load(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	cfg := Config{Processor: processor.DefaultConfig(), SinkURL: DefaultSinkURL}
+	p := &cfg.Processor
+	r.string("WEBTRACK_SINK", &cfg.SinkURL)
+	r.string("WEBTRACK_DEFAULT_PROJECT", &p.DefaultProject)
+	r.list("WEBTRACK_ENDPOINTS", &p.Endpoints)
+	r.patterns("WEBTRACK_PROJECTS", &p.Projects)
+	r.patterns("WEBTRACK_LOGSTORES", &p.Logstores)
+	r.patterns("WEBTRACK_DISABLED_LOGSTORES", &p.DisabledLogstores)
+	r.origins("WEBTRACK_ALLOWED_ORIGINS", &p.AllowedOrigins)
+	r.int("WEBTRACK_MAX_BODY_BYTES", &p.MaxBodyBytes, 1, MaxBodyLimit)
+	r.int("WEBTRACK_MAX_ENTRIES", &p.MaxEntries, 1, 1<<20)
+	r.bool("WEBTRACK_CLIENT_METADATA", &p.ClientMetadata)
+	r.bool("WEBTRACK_CLIENT_TIME", &p.ClientTime)
+	r.duration("WEBTRACK_SINK_TIMEOUT", &p.SinkTimeout)
+	if v := getenv("WEBTRACK_LOG_LEVEL"); v != "" {
+		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			r.fail("WEBTRACK_LOG_LEVEL", v, "want debug, info, warn or error")
+		}
+	}
+	return cfg, errors.Join(r.errs...)
+}
+
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) fail(name, value, why string) {
+	r.errs = append(r.errs, fmt.Errorf("%s=%q: %s", name, value, why))
+}
+
+func (r *reader) string(name string, dst *string) {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		*dst = v
+	}
+}
+
+func (r *reader) list(name string, dst *[]string) {
+	v := r.getenv(name)
+	if strings.TrimSpace(v) == "" {
+		return
+	}
+	*dst = nil
+	for item := range strings.SplitSeq(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*dst = append(*dst, item)
+		}
+	}
+}
+
+func (r *reader) patterns(name string, dst *[]string) {
+	r.list(name, dst)
+	for _, p := range *dst {
+		if _, err := path.Match(p, ""); err != nil || strings.Count(p, "/") > 1 {
+			r.fail(name, p, "not a name pattern: use names, * and ?, optionally as project/logstore")
+		}
+	}
+}
+
+func (r *reader) origins(name string, dst *[]string) {
+	r.list(name, dst)
+	for _, o := range *dst {
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") || strings.HasSuffix(o, "/") {
+			r.fail(name, o, "an origin is * or scheme://host[:port], without a path")
+		}
+	}
+}
+
+func (r *reader) int(name string, dst *int, lo, hi int) {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, v, fmt.Sprintf("want a whole number from %d to %d", lo, hi))
+		return
+	}
+	*dst = n
+}
+
+func (r *reader) bool(name string, dst *bool) {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(name, v, "want true or false")
+		return
+	}
+	*dst = b
+}
+
+func (r *reader) duration(name string, dst *time.Duration) {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail(name, v, "want a positive duration such as 10s or 1500ms")
+		return
+	}
+	*dst = d
+}

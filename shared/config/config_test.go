@@ -1,0 +1,77 @@
+package config_test
+
+import (
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/webtrack/webtrack/shared/config"
+	"github.com/webtrack/webtrack/shared/processor"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := processor.DefaultConfig()
+	if cfg.SinkURL != "file://./data" || cfg.Processor.MaxBodyBytes != 3<<20 || cfg.Processor.MaxEntries != 4096 ||
+		!cfg.Processor.ClientMetadata || cfg.Processor.ClientTime || cfg.Processor.DefaultProject != def.DefaultProject ||
+		!slices.Equal(cfg.Processor.Logstores, []string{"*"}) || cfg.LogLevel != slog.LevelInfo {
+		t.Errorf("defaults differ from the protocol's: %+v", cfg)
+	}
+}
+
+func TestEveryVariable(t *testing.T) {
+	cfg, err := config.Load(env(map[string]string{
+		"WEBTRACK_SINK":               "s3://bucket/raw",
+		"WEBTRACK_DEFAULT_PROJECT":    "shop",
+		"WEBTRACK_ENDPOINTS":          "log.example.com, track.example.com",
+		"WEBTRACK_PROJECTS":           "shop,shop-*",
+		"WEBTRACK_LOGSTORES":          "web, shop/app",
+		"WEBTRACK_DISABLED_LOGSTORES": "old-*",
+		"WEBTRACK_ALLOWED_ORIGINS":    "https://shop.example.com,http://localhost:3000",
+		"WEBTRACK_MAX_BODY_BYTES":     "10485760",
+		"WEBTRACK_MAX_ENTRIES":        "100",
+		"WEBTRACK_CLIENT_METADATA":    "false",
+		"WEBTRACK_CLIENT_TIME":        "true",
+		"WEBTRACK_SINK_TIMEOUT":       "2500ms",
+		"WEBTRACK_LOG_LEVEL":          "debug",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Processor
+	if cfg.SinkURL != "s3://bucket/raw" || p.DefaultProject != "shop" || !slices.Equal(p.Endpoints, []string{"log.example.com", "track.example.com"}) ||
+		!slices.Equal(p.Projects, []string{"shop", "shop-*"}) || !slices.Equal(p.Logstores, []string{"web", "shop/app"}) ||
+		!slices.Equal(p.DisabledLogstores, []string{"old-*"}) || len(p.AllowedOrigins) != 2 || p.MaxBodyBytes != 10<<20 ||
+		p.MaxEntries != 100 || p.ClientMetadata || !p.ClientTime || p.SinkTimeout != 2500*time.Millisecond || cfg.LogLevel != slog.LevelDebug {
+		t.Errorf("not every variable was read: %+v", cfg)
+	}
+}
+
+func TestBadValuesNameTheirVariable(t *testing.T) {
+	_, err := config.Load(env(map[string]string{
+		"WEBTRACK_MAX_BODY_BYTES":  "3MB",
+		"WEBTRACK_MAX_ENTRIES":     "0",
+		"WEBTRACK_CLIENT_METADATA": "maybe",
+		"WEBTRACK_SINK_TIMEOUT":    "-1s",
+		"WEBTRACK_LOGSTORES":       "[bad",
+		"WEBTRACK_ALLOWED_ORIGINS": "shop.example.com",
+		"WEBTRACK_LOG_LEVEL":       "loud",
+	}))
+	if err == nil {
+		t.Fatal("bad values accepted")
+	}
+	for _, name := range []string{"WEBTRACK_MAX_BODY_BYTES", "WEBTRACK_MAX_ENTRIES", "WEBTRACK_CLIENT_METADATA", "WEBTRACK_SINK_TIMEOUT", "WEBTRACK_LOGSTORES", "WEBTRACK_ALLOWED_ORIGINS", "WEBTRACK_LOG_LEVEL"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+}
