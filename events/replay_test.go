@@ -1,0 +1,105 @@
+package events_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	fcevents "github.com/aliyun/fc-runtime-go-sdk/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/webtrack/webtrack/events"
+	"github.com/webtrack/webtrack/handler/fcevent"
+	"github.com/webtrack/webtrack/handler/lambdaevent"
+	"github.com/webtrack/webtrack/shared/processor"
+	"github.com/webtrack/webtrack/shared/processor/processortest"
+	"github.com/webtrack/webtrack/shared/sink/filesink"
+	"github.com/webtrack/webtrack/shared/sink/objectlayout"
+)
+
+// kinds maps each Lambda file name prefix, longest first, to the family it
+// must be read as.
+var kinds = []struct {
+	prefix string
+	kind   lambdaevent.Kind
+}{
+	{"lambda-alb-multivalue-", lambdaevent.ALBMultiValue},
+	{"lambda-alb-", lambdaevent.ALB},
+	{"lambda-functionurl-", lambdaevent.FunctionURL},
+	{"lambda-httpapi-", lambdaevent.HTTPAPI},
+	{"lambda-restapi-", lambdaevent.REST},
+}
+
+// TestReplay replays every sample event through its front door's handler,
+// with the default configuration over a file sink, and checks the answer
+// and what was stored against expected.json.
+func TestReplay(t *testing.T) {
+	samples, err := events.Samples("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range samples {
+		t.Run(s.Name, func(t *testing.T) {
+			dir := t.TempDir()
+			fs, err := filesink.New(dir, objectlayout.Layout{Compression: objectlayout.Gzip})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := processor.New(processor.DefaultConfig(), fs, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var answer []byte
+			switch {
+			case strings.HasPrefix(s.Name, "fc-"):
+				var ev fcevents.HTTPTriggerEvent
+				if err := json.Unmarshal(s.Payload, &ev); err != nil {
+					t.Fatal(err)
+				}
+				resp, err := fcevent.Handler(p)(ctx, &ev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				answer, _ = json.Marshal(resp)
+			case strings.HasPrefix(s.Name, "lambda-"):
+				checkKind(t, s)
+				ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "8f0e2c1a-5b7d-4e3f-9a6c-1d2e3f4a5b6c"})
+				if answer, err = (lambdaevent.Handler{P: p}).Invoke(ctx, s.Payload); err != nil {
+					t.Fatal(err)
+				}
+			default:
+				t.Fatal("the name says no front door: want fc- or lambda-")
+			}
+			if err := s.Check(answer); err != nil {
+				t.Error(err)
+			}
+			n := 0
+			for _, o := range processortest.ReadObjects(t, dir) {
+				n += len(o.Lines)
+			}
+			if n != s.Want.Entries {
+				t.Errorf("%d entries stored, want %d", n, s.Want.Entries)
+			}
+		})
+	}
+}
+
+func checkKind(t *testing.T, s events.Sample) {
+	t.Helper()
+	got, err := lambdaevent.Detect(s.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range kinds {
+		if strings.HasPrefix(s.Name, k.prefix) {
+			if got != k.kind {
+				t.Fatalf("read as %v, want %v", got, k.kind)
+			}
+			return
+		}
+	}
+	t.Fatal("the name says no Lambda event family")
+}
