@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -34,13 +36,17 @@ func run() error {
 		return err
 	}
 	defer closeSink()
+	trustXFF, err := strconv.ParseBool(cmp.Or(os.Getenv("WEBTRACK_TRUST_FORWARDED_FOR"), "false"))
+	if err != nil {
+		return fmt.Errorf("WEBTRACK_TRUST_FORWARDED_FOR: want true or false: %w", err)
+	}
 	ln, err := net.Listen("tcp", listenAddr())
 	if err != nil {
 		return err
 	}
 	slog.Info("listening", "addr", ln.Addr().String())
 	srv := &http.Server{
-		Handler:           httpserver.Handler{Processor: p},
+		Handler:           httpserver.Handler{Processor: p, TrustForwardedFor: trustXFF},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/webtrack/webtrack/shared/processor"
@@ -16,6 +17,10 @@ import (
 // Handler serves track requests with a processor.
 type Handler struct {
 	Processor *processor.Processor
+	// TrustForwardedFor takes the client address from the last entry of
+	// X-Forwarded-For, the one the proxy in front of the server added. Set
+	// it only behind such a proxy: anyone can send the header.
+	TrustForwardedFor bool
 }
 
 // ServeHTTP answers one request.
@@ -39,6 +44,10 @@ func (h Handler) request(r *http.Request) *processor.Request {
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		ip = r.RemoteAddr
+	}
+	if xff := r.Header.Values("X-Forwarded-For"); h.TrustForwardedFor && len(xff) > 0 {
+		last := xff[len(xff)-1]
+		ip = strings.TrimSpace(last[strings.LastIndexByte(last, ',')+1:])
 	}
 	return &processor.Request{
 		Method:   r.Method,
