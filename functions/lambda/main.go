@@ -1,0 +1,28 @@
+// Command lambda is webtrack's AWS Lambda function (provided.al2023, built
+// with -tags lambda.norpc as bootstrap). One binary serves API Gateway HTTP
+// and REST APIs, function URLs and ALB target groups.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/webtrack/webtrack/handler/lambdaevent"
+	"github.com/webtrack/webtrack/shared/startup"
+)
+
+func main() {
+	p, closeSink, err := startup.FromEnv(context.Background())
+	if err != nil {
+		slog.Error("start-up failed", "err", err)
+		os.Exit(1)
+	}
+	lambda.StartWithOptions(lambdaevent.Handler{P: p}, lambda.WithEnableSIGTERM(func() {
+		if err := closeSink(); err != nil {
+			slog.Error("closing the sink", "err", err)
+		}
+	}))
+}
