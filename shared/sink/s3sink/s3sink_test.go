@@ -1,0 +1,152 @@
+package s3sink_test
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/webtrack/webtrack/shared/sink"
+	_ "github.com/webtrack/webtrack/shared/sink/s3sink"
+	"github.com/webtrack/webtrack/shared/sink/s3sink/s3test"
+	"github.com/webtrack/webtrack/shared/sink/sinktest"
+)
+
+// useCredentials gives the SDK's default chain these keys, and nothing from
+// the machine's AWS configuration.
+func useCredentials(t testing.TB, accessKey, secretKey string) {
+	t.Setenv("AWS_ACCESS_KEY_ID", accessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secretKey)
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+// openSink opens s3://bucket/prefix on endpoint through the sink registry.
+func openSink(t testing.TB, endpoint, bucket, query string) sink.Sink {
+	t.Helper()
+	raw := "s3://" + bucket + "/logs/webtrack?region=us-east-1&endpoint=" + url.QueryEscape(endpoint)
+	if query != "" {
+		raw += "&" + query
+	}
+	s, err := sink.Open(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func harness(t *testing.T, srv *s3test.Server, query string) sinktest.Harness {
+	useCredentials(t, srv.AccessKey, srv.SecretKey)
+	return sinktest.Harness{Sink: openSink(t, srv.Endpoint, srv.Bucket, query), Stored: srv.Stored}
+}
+
+func TestConformanceGoFakeS3(t *testing.T) {
+	for _, c := range []string{"gzip", "zstd", "none"} {
+		t.Run(c, func(t *testing.T) {
+			sinktest.Run(t, func(t *testing.T) sinktest.Harness {
+				return harness(t, s3test.GoFakeS3(t, "webtrack"), "compression="+c)
+			})
+		})
+	}
+}
+
+func TestConformanceVersitygw(t *testing.T) {
+	sinktest.Run(t, func(t *testing.T) sinktest.Harness {
+		return harness(t, s3test.Versitygw(t, "webtrack"), "")
+	})
+}
+
+func TestFaults(t *testing.T) {
+	s3test.RunFaults(t, func(t testing.TB, endpoint, bucket string) sink.Sink {
+		useCredentials(t, "fake-key", "fake-secret")
+		return openSink(t, endpoint, bucket, "")
+	})
+}
+
+func TestWrongCredentialsVersitygw(t *testing.T) {
+	srv := s3test.Versitygw(t, "webtrack")
+	for name, keys := range map[string][2]string{
+		"WrongSecret": {srv.AccessKey, "not-the-secret"},
+		"UnknownKey":  {"no-such-key", "not-the-secret"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			useCredentials(t, keys[0], keys[1])
+			s := openSink(t, srv.Endpoint, srv.Bucket, "")
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := s.Put(ctx, sinktest.NewBatch("REQ0000000000000000000201", 1, 100))
+			if err == nil || sink.IsRetryable(err) {
+				t.Fatalf("Put with wrong credentials: got %v, want an error that is not retryable", err)
+			}
+			msg := err.Error()
+			if !containsAny(msg, "SignatureDoesNotMatch", "AccessDenied", "InvalidAccessKeyId", "access key") {
+				t.Errorf("error does not say access was denied or the signature was wrong: %v", err)
+			}
+			if !strings.Contains(msg, "s3://webtrack/logs/webtrack/") {
+				t.Errorf("error does not name the bucket and key: %v", err)
+			}
+			t.Log(msg)
+			sinktest.Expect(t, sinktest.Harness{Sink: s, Stored: srv.Stored}, map[string][]string{})
+		})
+	}
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestOpenRejectsBadURLs(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	for _, c := range []struct{ url, want string }{
+		{"s3:///prefix?region=us-east-1", "needs a bucket"},
+		{"s3://b?region=us-east-1&regoin=x", `unknown s3 URL parameter "regoin"`},
+		{"s3://b?region=us-east-1&path_style=maybe", `path_style="maybe"`},
+		{"s3://b?region=us-east-1&compression=lz4", `compression "lz4"`},
+		{"s3://b", "region unknown"},
+	} {
+		_, err := sink.Open(context.Background(), c.url)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Open(%q) = %v, want an error mentioning %q", c.url, err, c.want)
+		}
+	}
+}
+
+func TestOpenMakesNoNetworkCall(t *testing.T) {
+	useCredentials(t, "k", "s")
+	// Nothing listens on a closed port; Open must still succeed.
+	s := openSink(t, "http://127.0.0.1:1", "b", "")
+	if s == nil {
+		t.Fatal("no sink")
+	}
+}
+
+func BenchmarkPut3MiB(b *testing.B) {
+	b.Run("gofakes3", func(b *testing.B) { benchmarkPut(b, s3test.GoFakeS3(b, "webtrack")) })
+	b.Run("versitygw", func(b *testing.B) { benchmarkPut(b, s3test.Versitygw(b, "webtrack")) })
+}
+
+func benchmarkPut(b *testing.B, srv *s3test.Server) {
+	useCredentials(b, srv.AccessKey, srv.SecretKey)
+	s := openSink(b, srv.Endpoint, srv.Bucket, "")
+	batch := sinktest.NewBatch("REQ0000000000000000000301", 4096, 760)
+	b.SetBytes(int64(len(batch.NDJSON)))
+	b.ReportAllocs()
+	ctx := context.Background()
+	for b.Loop() {
+		if err := s.Put(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,158 @@
+// Package s3test runs real S3-compatible servers on loopback for the tests of
+// the S3 and OSS sinks: gofakes3 in process, versitygw as a child process,
+// and a proxy in front of either that throttles, hangs or goes down on cue.
+package s3test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/webtrack/webtrack/shared/sink/objectlayout"
+)
+
+// Server is a running S3-compatible server with one bucket.
+type Server struct {
+	Endpoint  string // base URL, http://127.0.0.1:PORT
+	Bucket    string
+	AccessKey string
+	SecretKey string
+}
+
+// GoFakeS3 starts gofakes3 on loopback with an empty bucket. It checks
+// Content-MD5 but no signature, so any credentials pass.
+func GoFakeS3(t testing.TB, bucket string) *Server {
+	t.Helper()
+	backend := s3mem.New()
+	if err := backend.CreateBucket(bucket); err != nil {
+		t.Fatalf("gofakes3: create bucket: %v", err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(srv.Close)
+	return &Server{Endpoint: srv.URL, Bucket: bucket, AccessKey: "fake-key", SecretKey: "fake-secret"}
+}
+
+// Versitygw starts versitygw over a temporary directory on a free loopback
+// port, creates the bucket and stops the server at cleanup. The binary is
+// installed by .ci/setup.d/20-versitygw.sh; without it the test fails.
+func Versitygw(t testing.TB, bucket string) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("versitygw")
+	if err != nil {
+		t.Fatalf("versitygw not on PATH (%v): run `bash .ci/test`, which installs it into $WEBTRACK_TOOLS/bin, or add that directory to PATH", err)
+	}
+	s := &Server{Endpoint: "http://" + freeLoopbackAddr(t), Bucket: bucket, AccessKey: "webtrack-root", SecretKey: "webtrack-root-secret"}
+	cmd := exec.Command(bin, "--quiet", "--port", strings.TrimPrefix(s.Endpoint, "http://"), "posix", t.TempDir())
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKey, "ROOT_SECRET_ACCESS_KEY="+s.SecretKey)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting versitygw: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	if err := s.createBucketWhenReady(10 * time.Second); err != nil {
+		t.Fatalf("versitygw at %s: %v\noutput:\n%s", s.Endpoint, err, out.String())
+	}
+	return s
+}
+
+func freeLoopbackAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// createBucketWhenReady retries CreateBucket until the server answers.
+func (s *Server) createBucketWhenReady(wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for {
+		_, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &s.Bucket})
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Client is an S3 client for reading back what a sink stored.
+func (s *Server) Client() *s3.Client {
+	return s3.New(s3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(s.Endpoint),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+		HTTPClient:   http.DefaultClient,
+	})
+}
+
+// Keys lists every object key in the bucket.
+func (s *Server) Keys(ctx context.Context) ([]string, error) {
+	var keys []string
+	pages := s3.NewListObjectsV2Paginator(s.Client(), &s3.ListObjectsV2Input{Bucket: &s.Bucket})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", s.Bucket, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, *o.Key)
+		}
+	}
+	return keys, nil
+}
+
+// Stored reads back every object in the bucket as sinktest wants it: NDJSON
+// lines grouped by the request id in each key.
+func (s *Server) Stored(ctx context.Context) (map[string][]string, error) {
+	keys, err := s.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	got := map[string][]string{}
+	for _, key := range keys {
+		nd, err := s.read(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		id := objectlayout.RequestID(key)
+		for line := range strings.Lines(string(nd)) {
+			got[id] = append(got[id], strings.TrimSuffix(line, "\n"))
+		}
+	}
+	return got, nil
+}
+
+func (s *Server) read(ctx context.Context, key string) ([]byte, error) {
+	out, err := s.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &key})
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", key, err)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", key, err)
+	}
+	return objectlayout.Decode(key, body)
+}
