@@ -241,7 +241,7 @@ func (e *Encoder) parseEntry() *apierror.Error {
 		if why := checkKey(key); why != "" {
 			return invalidKey(where, key, why)
 		}
-		if reservedKeys[string(key)] {
+		if key[0] == '_' && reservedKeys[string(key)] {
 			return invalidKey(where, key, "is reserved")
 		}
 		e.fields = append(append(append(e.fields, `,"`...), key...), `":`...)

@@ -1,0 +1,86 @@
+package decompress_test
+
+import (
+	"bytes"
+	"compress/zlib"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pierrec/lz4/v4"
+
+	"github.com/webtrack/webtrack/shared/decompress"
+	"github.com/webtrack/webtrack/shared/processor/processortest"
+)
+
+const limit = 1 << 20
+
+func TestLZ4BombIsRefusedWithLittleMemory(t *testing.T) {
+	raw := bytes.Repeat([]byte{'a'}, 16<<20)
+	block := processortest.LZ4(raw) // about 64 KB that claims 16 MiB
+	var d decompress.Decoder
+	allocs := testing.AllocsPerRun(1, func() {
+		if _, err := d.Decode(block, "lz4", strconv.Itoa(len(raw)), limit); err == nil || err.Code.Name != "PostBodyTooLarge" {
+			t.Fatalf("got %v", err)
+		}
+	})
+	if allocs > 5 {
+		t.Errorf("%v allocations to refuse a bomb", allocs)
+	}
+	// Lying about the size does not help: the block still may not inflate past the limit.
+	if _, err := d.Decode(block, "lz4", "100", limit); err == nil || err.Code.Name == "" {
+		t.Fatalf("a block larger than declared was accepted")
+	}
+}
+
+func TestDeflateBombStopsAtTheLimit(t *testing.T) {
+	bomb := processortest.Deflate(bytes.Repeat([]byte{0}, 256<<20)) // 256 MiB from about 256 KB
+	var d decompress.Decoder
+	var before, after testingMem
+	before.read()
+	_, err := d.Decode(bomb, "deflate", "1000", limit)
+	after.read()
+	if err == nil || err.Code.Name != "PostBodyTooLarge" {
+		t.Fatalf("got %v", err)
+	}
+	if grew := after.total - before.total; grew > 8*limit {
+		t.Errorf("allocated %d bytes to refuse a bomb with a %d byte limit", grew, limit)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	raw := []byte(processortest.Batch)
+	f.Add(processortest.LZ4(raw), "lz4", strconv.Itoa(len(raw)))
+	f.Add(processortest.Deflate(raw), "deflate", strconv.Itoa(len(raw)))
+	f.Add(raw, "", strconv.Itoa(len(raw)))
+	f.Add([]byte{0xf0, 0xff, 0x00}, "lz4", "999999")
+	f.Add([]byte("x\x9c\x03\x00\x00\x00\x00\x01"), "deflate", "0")
+	f.Fuzz(func(t *testing.T, body []byte, kind, rawSize string) {
+		var d decompress.Decoder
+		out, err := d.Decode(body, kind, rawSize, 64<<10)
+		if err != nil {
+			return
+		}
+		declared, perr := strconv.Atoi(strings.TrimSpace(rawSize))
+		if len(out) > 64<<10 || perr == nil && declared != len(out) {
+			t.Fatalf("returned %d bytes for declared %q", len(out), rawSize)
+		}
+		switch kind {
+		case "deflate": // the standard library must agree
+			r, zerr := zlib.NewReader(bytes.NewReader(body))
+			if zerr != nil {
+				t.Fatalf("accepted what compress/zlib rejects: %v", zerr)
+			}
+			want, zerr := io.ReadAll(r)
+			if zerr != nil || !bytes.Equal(want, out) {
+				t.Fatalf("differs from compress/zlib (%v)", zerr)
+			}
+		case "lz4":
+			again := make([]byte, len(out))
+			if n, lerr := lz4.UncompressBlock(body, again); lerr != nil || n != len(out) || !bytes.Equal(again, out) {
+				t.Fatalf("not reproducible: %v", lerr)
+			}
+		}
+	})
+}
