@@ -1,0 +1,3 @@
+package allsinks
+
+import _ "github.com/webtrack/webtrack/shared/sink/kafkasink" // kafka://

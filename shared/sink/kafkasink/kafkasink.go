@@ -1,0 +1,159 @@
+// Package kafkasink sends batches to a Kafka topic, one record per entry.
+//
+// The sink URL lists the seed brokers and names the topic:
+//
+//	kafka://broker1:9092,broker2:9092/topic?key=client_ip
+//	kafka://user:password@broker1:9096/topic?tls=true&sasl_mechanism=SCRAM-SHA-512
+//
+// A broker without a port gets 9092. URL parameters:
+//
+//	key             name of an entry field whose value becomes the record
+//	                key (a string's text, other values as their JSON); an
+//	                entry without the field, or with null, has no key.
+//	                Default: no key.
+//	client_id       Kafka client id; default "webtrack".
+//	tls             "true" to connect with TLS, checking the brokers'
+//	                certificates against the system roots; default "false".
+//	sasl_mechanism  PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512: authenticate with
+//	                the user and password in the URL (user:password@…),
+//	                which must then be given. Default: no SASL.
+//
+// Each record's value is the entry's JSON line, without its newline, and its
+// headers are:
+//
+//	project     the batch's project
+//	logstore    the batch's logstore
+//	request_id  the batch's request id
+//	entry       the entry's index in the batch, from 0, in decimal
+//
+// Records are produced with acks=all and the idempotent producer, and Put
+// returns nil only once every record of the batch is acknowledged. The
+// client retries until the Put's context ends; then, or on any other failure
+// that a later attempt may not meet, Put returns an error wrapped in
+// sink.ErrUnavailable (503). Errors that Kafka says will not go away (a
+// record too large, an authorization failure) are returned as they are (500).
+//
+// Delivery is at least once: records already sent when a Put gives up may
+// still be written, and the client sends the batch again. Consumers
+// deduplicate on (request_id, entry). Records of one batch keep their order
+// only within a partition.
+package kafkasink
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/webtrack/webtrack/shared/sink"
+)
+
+// Record header names; see the package documentation.
+const (
+	HeaderProject   = "project"
+	HeaderLogstore  = "logstore"
+	HeaderRequestID = "request_id"
+	HeaderEntry     = "entry"
+)
+
+func init() { sink.Register("kafka", Open) }
+
+// Sink produces batches to one topic. It is safe for concurrent use.
+type Sink struct {
+	client *kgo.Client
+	key    string
+}
+
+// Open builds a Sink from a kafka:// URL. It makes no network call: the
+// client connects on the first Put.
+func Open(_ context.Context, u *url.URL) (sink.Sink, error) {
+	q := u.Query()
+	for name := range q {
+		switch name {
+		case "key", "client_id", "tls", "sasl_mechanism":
+		default:
+			return nil, fmt.Errorf("kafka: unknown URL parameter %q", name)
+		}
+	}
+	topic := strings.TrimPrefix(u.Path, "/")
+	if u.Host == "" || topic == "" || strings.Contains(topic, "/") {
+		return nil, errors.New("kafka: want kafka://broker1:9092,broker2:9092/topic")
+	}
+	opts, err := options(u, q)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts,
+		kgo.SeedBrokers(strings.Split(u.Host, ",")...),
+		kgo.DefaultProduceTopic(topic),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(0),
+		// A retry after NOT_LEADER and the like waits for fresh metadata;
+		// the default 5s between refreshes is too long for a request's
+		// deadline.
+		kgo.MetadataMinAge(250*time.Millisecond),
+	)
+	client, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	return &Sink{client: client, key: q.Get("key")}, nil
+}
+
+// options reads client_id, tls and SASL from the URL.
+func options(u *url.URL, q url.Values) ([]kgo.Opt, error) {
+	clientID := q.Get("client_id")
+	if clientID == "" {
+		clientID = "webtrack"
+	}
+	opts := []kgo.Opt{kgo.ClientID(clientID)}
+	switch q.Get("tls") {
+	case "", "false":
+	case "true":
+		opts = append(opts, kgo.DialTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12}))
+	default:
+		return nil, fmt.Errorf("kafka: tls=%q: want true or false", q.Get("tls"))
+	}
+	mech, err := mechanism(q.Get("sasl_mechanism"), u.User)
+	if err != nil || mech == nil {
+		return opts, err
+	}
+	return append(opts, kgo.SASL(mech)), nil
+}
+
+// mechanism builds the SASL mechanism named, with the URL's credentials.
+func mechanism(name string, user *url.Userinfo) (sasl.Mechanism, error) {
+	if name == "" {
+		if user != nil {
+			return nil, errors.New("kafka: credentials in the URL need sasl_mechanism")
+		}
+		return nil, nil
+	}
+	pass, ok := user.Password()
+	if user == nil || !ok {
+		return nil, fmt.Errorf("kafka: sasl_mechanism %s needs user:password@ in the URL", name)
+	}
+	switch strings.ToUpper(name) {
+	case "PLAIN":
+		return plain.Auth{User: user.Username(), Pass: pass}.AsMechanism(), nil
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: user.Username(), Pass: pass}.AsSha256Mechanism(), nil
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: user.Username(), Pass: pass}.AsSha512Mechanism(), nil
+	}
+	return nil, fmt.Errorf("kafka: sasl_mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", name)
+}
+
+// Close closes the client and its connections.
+func (s *Sink) Close() error {
+	s.client.Close()
+	return nil
+}

@@ -1,0 +1,219 @@
+package kafkasink_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/webtrack/webtrack/shared/sink"
+	"github.com/webtrack/webtrack/shared/sink/kafkasink"
+	"github.com/webtrack/webtrack/shared/sink/sinktest"
+)
+
+const topic = "webtrack"
+
+func TestConformance(t *testing.T) {
+	sinktest.Run(t, func(t *testing.T) sinktest.Harness {
+		c := newCluster(t)
+		h, _ := newHarness(t, c.ListenAddrs(), "")
+		return h
+	})
+}
+
+// newCluster starts an in-process Kafka on loopback with the topic in one
+// partition, so that a batch's records are read back in order.
+func newCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(1, topic)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// newHarness opens a sink on brokers with the extra URL parameters params
+// ("&key=…"), and a reader of the topic.
+func newHarness(t testing.TB, brokers []string, params string) (sinktest.Harness, *reader) {
+	t.Helper()
+	s, err := sink.Open(context.Background(), "kafka://"+strings.Join(brokers, ",")+"/"+topic+"?client_id=test"+params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	r := &reader{brokers: brokers, entries: map[string]map[int]string{}}
+	t.Cleanup(r.close)
+	return sinktest.Harness{Sink: s, Stored: r.stored}, r
+}
+
+// reader consumes the topic from its start and reassembles batches as a
+// consumer would: it keeps one copy of each (request id, entry) and orders a
+// batch's lines by entry.
+type reader struct {
+	brokers []string
+	mu      sync.Mutex
+	client  *kgo.Client
+	entries map[string]map[int]string // request id → entry → line
+	records []*kgo.Record             // every record read, duplicates too
+}
+
+// stored reads every record now in the topic and returns all read so far.
+func (r *reader) stored(ctx context.Context) (map[string][]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.client == nil {
+		c, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ConsumeTopics(topic),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+		if err != nil {
+			return nil, err
+		}
+		r.client = c
+	}
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		fetches := r.client.PollFetches(pctx)
+		cancel()
+		if fetches.NumRecords() == 0 {
+			return r.batches(), nil
+		}
+		if err := fetches.Err0(); err != nil && err != context.DeadlineExceeded {
+			return nil, err
+		}
+		for _, rec := range fetches.Records() {
+			if err := r.keep(rec); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+func (r *reader) keep(rec *kgo.Record) error {
+	h := map[string]string{}
+	for _, x := range rec.Headers {
+		h[x.Key] = string(x.Value)
+	}
+	id := h[kafkasink.HeaderRequestID]
+	entry, err := strconv.Atoi(h[kafkasink.HeaderEntry])
+	if err != nil {
+		return fmt.Errorf("record at offset %d: entry header %q", rec.Offset, h[kafkasink.HeaderEntry])
+	}
+	if r.entries[id] == nil {
+		r.entries[id] = map[int]string{}
+	}
+	r.entries[id][entry] = string(rec.Value)
+	r.records = append(r.records, rec)
+	return nil
+}
+
+// batches returns each request's lines in entry order.
+func (r *reader) batches() map[string][]string {
+	out := map[string][]string{}
+	for id, entries := range r.entries {
+		for _, e := range slices.Sorted(maps.Keys(entries)) {
+			out[id] = append(out[id], entries[e])
+		}
+	}
+	return out
+}
+
+func (r *reader) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.client != nil {
+		r.client.Close()
+	}
+}
+
+func TestHeadersAndKey(t *testing.T) {
+	c := newCluster(t)
+	h, r := newHarness(t, c.ListenAddrs(), "&key=user")
+	b := sinktest.BatchOf("REQ0000000000000000000060",
+		`{"__time__":1,"user":"al\"ice","n":1}`,
+		`{"__time__":1,"n":2}`,
+		`{"user":42,"x":{"user":"nested"}}`,
+		`{"x":{"user":"nested"},"user":null}`)
+	if err := h.Sink.Put(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	sinktest.Expect(t, h, sinktest.Lines(b))
+	wantKeys := []string{`al"ice`, "", "42", ""}
+	for i, rec := range r.records {
+		if string(rec.Key) != wantKeys[i] {
+			t.Errorf("record %d: key %q, want %q", i, rec.Key, wantKeys[i])
+		}
+		want := map[string]string{
+			kafkasink.HeaderProject: "test-project", kafkasink.HeaderLogstore: "test-logstore",
+			kafkasink.HeaderRequestID: b.RequestID, kafkasink.HeaderEntry: string(rune('0' + i)),
+		}
+		for _, x := range rec.Headers {
+			if want[x.Key] != string(x.Value) {
+				t.Errorf("record %d: header %s=%q, want %q", i, x.Key, x.Value, want[x.Key])
+			}
+			delete(want, x.Key)
+		}
+		if len(want) > 0 {
+			t.Errorf("record %d: headers missing: %v", i, want)
+		}
+	}
+}
+
+func TestKeyFromLineThatIsNotAnObject(t *testing.T) {
+	c := newCluster(t)
+	h, _ := newHarness(t, c.ListenAddrs(), "&key=user")
+	err := h.Sink.Put(context.Background(), sinktest.BatchOf("REQ0000000000000000000061", `[1,2]`))
+	if err == nil || sink.IsRetryable(err) {
+		t.Fatalf("Put: got %v, want a plain error", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	for _, u := range []string{
+		"kafka://",
+		"kafka://b:9092",
+		"kafka://b:9092/",
+		"kafka://b:9092/a/b",
+		"kafka://b:9092/t?tls=yes",
+		"kafka://b:9092/t?sasl_mechanism=PLAIN",
+		"kafka://u:p@b:9092/t",
+		"kafka://u:p@b:9092/t?sasl_mechanism=GSSAPI",
+		"kafka://b:9092/t?keys=x",
+	} {
+		if _, err := sink.Open(context.Background(), u); err == nil {
+			t.Errorf("Open(%q) succeeded", u)
+		}
+	}
+	for _, u := range []string{
+		"kafka://b1,b2:9093/t?key=k&client_id=c&tls=true",
+		"kafka://u:p@b:9092/t?sasl_mechanism=SCRAM-SHA-512",
+	} {
+		s, err := sink.Open(context.Background(), u)
+		if err != nil {
+			t.Errorf("Open(%q): %v", u, err)
+			continue
+		}
+		s.Close()
+	}
+}
+
+func BenchmarkPut3MiB(b *testing.B) {
+	c := newCluster(b)
+	h, _ := newHarness(b, c.ListenAddrs(), "")
+	batch := sinktest.NewBatch("REQ0000000000000000000001", 4096, 760)
+	b.SetBytes(int64(len(batch.NDJSON)))
+	b.ReportAllocs()
+	ctx := context.Background()
+	for b.Loop() {
+		if err := h.Sink.Put(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

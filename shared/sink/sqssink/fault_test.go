@@ -1,0 +1,333 @@
+package sqssink_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/webtrack/webtrack/shared/sink"
+	"github.com/webtrack/webtrack/shared/sink/sinktest"
+)
+
+// slack is how long past its deadline a failing Put may take to return.
+const slack = 500 * time.Millisecond
+
+// proxy is a loopback reverse proxy in front of the local SQS server that
+// can hang, throttle, or fail some messages of a SendMessageBatch.
+type proxy struct {
+	srv      *httptest.Server
+	upstream *httputil.ReverseProxy
+	target   string
+	requests atomic.Int64 // requests seen
+	throttle atomic.Int64 // answer this many next requests with 503 or throttling
+	partial  atomic.Int64 // fail the last message of this many next SendMessageBatch
+	mu       sync.Mutex
+	hang     chan struct{} // while set, requests wait until it is closed
+}
+
+// newProxy starts a proxy on addr ("127.0.0.1:0" for any port).
+func newProxy(t *testing.T, addr string) *proxy {
+	t.Helper()
+	target, err := url.Parse(serverEndpoint(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{upstream: httputil.NewSingleHostReverseProxy(target), target: target.String()}
+	p.upstream.ErrorLog = log.New(io.Discard, "", 0) // requests cut off by a client's deadline
+	p.srv = httptest.NewUnstartedServer(p)
+	p.srv.Listener = ln
+	p.srv.Start()
+	t.Cleanup(p.close)
+	return p
+}
+
+// close stops the proxy: connections to it are refused from then on.
+func (p *proxy) close() {
+	p.setHang(false)
+	p.srv.Close()
+}
+
+// setHang makes requests wait without an answer, or releases them.
+func (p *proxy) setHang(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case on && p.hang == nil:
+		p.hang = make(chan struct{})
+	case !on && p.hang != nil:
+		close(p.hang)
+		p.hang = nil
+	}
+}
+
+func (p *proxy) hanging() chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hang
+}
+
+func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := p.requests.Add(1)
+	if hang := p.hanging(); hang != nil {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	switch {
+	case take(&p.throttle):
+		refuse(w, n)
+	case r.Header.Get("X-Amz-Target") == "AmazonSQS.SendMessageBatch" && take(&p.partial):
+		p.failLast(w, r)
+	default:
+		p.upstream.ServeHTTP(w, r)
+	}
+}
+
+// take decrements n if it is positive and says whether it did.
+func take(n *atomic.Int64) bool {
+	for {
+		v := n.Load()
+		if v <= 0 {
+			return false
+		}
+		if n.CompareAndSwap(v, v-1) {
+			return true
+		}
+	}
+}
+
+// refuse answers as SQS does when overloaded: 503, or a throttling error.
+func refuse(w http.ResponseWriter, n int64) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	if n%2 == 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"__type":"com.amazonaws.sqs#ServiceUnavailable","message":"Service Unavailable"}`)
+		return
+	}
+	w.WriteHeader(http.StatusBadRequest)
+	io.WriteString(w, `{"__type":"com.amazonaws.sqs#RequestThrottled","message":"Rate exceeded"}`)
+}
+
+type batchRequest struct {
+	QueueUrl string
+	Entries  []json.RawMessage
+}
+
+type batchResponse struct {
+	Successful []json.RawMessage
+	Failed     []json.RawMessage
+}
+
+// failLast forwards a SendMessageBatch without its last message, and answers
+// with the server's result plus that message reported failed, not by the
+// sender's fault: what SQS does when part of a batch meets an internal error.
+func (p *proxy) failLast(w http.ResponseWriter, r *http.Request) {
+	var in batchRequest
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || len(in.Entries) == 0 {
+		http.Error(w, "proxy: bad SendMessageBatch", http.StatusBadRequest)
+		return
+	}
+	last := in.Entries[len(in.Entries)-1]
+	in.Entries = in.Entries[:len(in.Entries)-1]
+	var out batchResponse
+	if len(in.Entries) > 0 {
+		if err := p.forward(r, in, &out); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+	}
+	var id struct{ Id string }
+	json.Unmarshal(last, &id)
+	out.Failed = append(out.Failed, json.RawMessage(fmt.Sprintf(
+		`{"Id":%q,"Code":"InternalError","Message":"injected by the test proxy","SenderFault":false}`, id.Id)))
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	json.NewEncoder(w).Encode(out)
+}
+
+// forward sends the trimmed request to the server and decodes its answer.
+func (p *proxy) forward(r *http.Request, in batchRequest, out *batchResponse) error {
+	body, _ := json.Marshal(in)
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, p.target+r.URL.Path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", r.Header.Get("Content-Type"))
+	req.Header.Set("X-Amz-Target", r.Header.Get("X-Amz-Target"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("server: %s: %s", resp.Status, msg)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// ledger keeps what Put acknowledged, to compare with what was stored.
+type ledger struct {
+	h     sinktest.Harness
+	acked map[string][]string
+}
+
+// put runs Put with deadline d, records the batch if acknowledged, and
+// returns the error and how long Put took.
+func (l *ledger) put(b *sink.Batch, d time.Duration) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	start := time.Now()
+	err := l.h.Sink.Put(ctx, b)
+	if err == nil {
+		l.acked[b.RequestID] = sinktest.Lines(b)[b.RequestID]
+	}
+	return time.Since(start), err
+}
+
+// mustPut fails the test unless Put succeeds within d.
+func (l *ledger) mustPut(t *testing.T, b *sink.Batch, d time.Duration) {
+	t.Helper()
+	if _, err := l.put(b, d); err != nil {
+		t.Fatalf("Put %s: %v", b.RequestID, err)
+	}
+}
+
+// mustFailRetryably fails the test unless Put fails with a retryable error
+// within d plus slack.
+func (l *ledger) mustFailRetryably(t *testing.T, b *sink.Batch, d time.Duration) error {
+	t.Helper()
+	took, err := l.put(b, d)
+	switch {
+	case err == nil:
+		t.Fatalf("Put %s succeeded against a failing server", b.RequestID)
+	case !sink.IsRetryable(err):
+		t.Fatalf("Put %s: error is not retryable: %v", b.RequestID, err)
+	case took > d+slack:
+		t.Fatalf("Put %s took %v, past its %v deadline", b.RequestID, took, d)
+	}
+	t.Logf("Put %s failed after %v: %v", b.RequestID, took.Round(time.Millisecond), err)
+	return err
+}
+
+// check asserts that the store holds exactly what was acknowledged.
+func (l *ledger) check(t *testing.T) {
+	t.Helper()
+	sinktest.Expect(t, l.h, l.acked)
+	lines := 0
+	for _, ls := range l.acked {
+		lines += len(ls)
+	}
+	t.Logf("acknowledged and stored: %d batches, %d lines", len(l.acked), lines)
+}
+
+func newLedger(t *testing.T, endpoint string) (*ledger, *reader) {
+	h, r := newHarness(t, "", endpoint, "")
+	return &ledger{h: h, acked: map[string][]string{}}, r
+}
+
+func TestServerDown(t *testing.T) {
+	p := newProxy(t, "127.0.0.1:0")
+	addr := p.srv.Listener.Addr().String()
+	l, _ := newLedger(t, p.srv.URL)
+	l.mustPut(t, sinktest.NewBatch("REQ0000000000000000000010", 10, 100), 10*time.Second)
+
+	p.close() // connections are refused from now on
+	down := sinktest.NewBatch("REQ0000000000000000000011", 4096, 760)
+	l.mustFailRetryably(t, down, time.Second)
+
+	newProxy(t, addr) // the server is back on the same address
+	l.mustPut(t, down, 10*time.Second)
+	l.check(t)
+}
+
+func TestServerDownBeforeQueueLookup(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	l, _ := newLedger(t, "http://"+addr)
+	b := sinktest.NewBatch("REQ0000000000000000000012", 3, 100)
+	l.mustFailRetryably(t, b, time.Second)
+
+	newProxy(t, addr)
+	l.mustPut(t, b, 10*time.Second)
+	l.check(t)
+}
+
+func TestThrottled(t *testing.T) {
+	p := newProxy(t, "127.0.0.1:0")
+	l, _ := newLedger(t, p.srv.URL)
+	l.mustPut(t, sinktest.NewBatch("REQ0000000000000000000019", 10, 100), 10*time.Second)
+	b := sinktest.NewBatch("REQ0000000000000000000020", 4096, 760)
+
+	p.throttle.Store(1 << 40) // throttling past the deadline
+	l.mustFailRetryably(t, b, time.Second)
+
+	p.throttle.Store(5) // a short burst, then the server recovers
+	before := p.requests.Load()
+	l.mustPut(t, b, 10*time.Second)
+	if n := p.requests.Load() - before; n < 6 {
+		t.Errorf("%d requests reached the proxy; want the 5 refused and the retries after them", n)
+	}
+	l.check(t)
+}
+
+func TestPartialBatchFailure(t *testing.T) {
+	p := newProxy(t, "127.0.0.1:0")
+	l, r := newLedger(t, p.srv.URL)
+	b := sinktest.NewBatch("REQ0000000000000000000030", 4096, 760)
+
+	p.partial.Store(3) // three requests each lose their last message once
+	l.mustPut(t, b, 10*time.Second)
+	l.check(t)
+	parts := len(r.parts[b.RequestID])
+	if r.messages != parts {
+		t.Errorf("%d messages stored for %d parts: only failed messages should be sent again", r.messages, parts)
+	}
+
+	again := sinktest.NewBatch("REQ0000000000000000000031", 4096, 760)
+	p.partial.Store(1 << 40) // the same messages keep failing past the deadline
+	err := l.mustFailRetryably(t, again, time.Second)
+	if !strings.Contains(err.Error(), "failed 1 of 1 messages") {
+		t.Errorf("error does not say which messages failed: %v", err)
+	}
+
+	p.partial.Store(0) // the client tries again once the server recovers
+	l.mustPut(t, again, 10*time.Second)
+	l.check(t)
+}
+
+func TestServerHangs(t *testing.T) {
+	p := newProxy(t, "127.0.0.1:0")
+	l, _ := newLedger(t, p.srv.URL)
+	l.mustPut(t, sinktest.NewBatch("REQ0000000000000000000040", 10, 100), 10*time.Second)
+
+	p.setHang(true)
+	b := sinktest.NewBatch("REQ0000000000000000000041", 4096, 760)
+	l.mustFailRetryably(t, b, time.Second)
+
+	p.setHang(false)
+	l.mustPut(t, b, 10*time.Second)
+	l.check(t)
+}

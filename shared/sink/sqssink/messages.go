@@ -1,0 +1,122 @@
+package sqssink
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/webtrack/webtrack/shared/sink"
+)
+
+// Message attribute names; see the package documentation.
+const (
+	AttrRequestID = "request_id"
+	AttrPart      = "part"
+	AttrParts     = "parts"
+	AttrProject   = "project"
+	AttrLogstore  = "logstore"
+)
+
+const (
+	typeString = "String"
+	typeNumber = "Number"
+)
+
+// requests cuts b into messages and groups them into SendMessageBatch
+// requests of at most ten messages and maxRequestBytes.
+func (s *Sink) requests(b *sink.Batch) ([][]types.SendMessageBatchRequestEntry, error) {
+	overhead := attributesSize(b)
+	chunks, err := split(b.NDJSON, s.maxMessageBytes-overhead)
+	if err != nil {
+		return nil, fmt.Errorf("sqs: batch %s: %w (max_message_bytes %d, less %d bytes of message attributes)", b.RequestID, err, s.maxMessageBytes, overhead)
+	}
+	if len(chunks) == 0 {
+		return nil, nil
+	}
+	var (
+		requests [][]types.SendMessageBatchRequestEntry
+		current  []types.SendMessageBatchRequestEntry
+		size     int
+	)
+	for i, chunk := range chunks {
+		n := len(chunk) + overhead
+		if len(current) == maxRequestEntries || size+n > maxRequestBytes {
+			requests = append(requests, current)
+			current, size = nil, 0
+		}
+		current = append(current, s.entry(b, chunk, i+1, len(chunks)))
+		size += n
+	}
+	return append(requests, current), nil
+}
+
+// entry is the message for part part of parts of b.
+func (s *Sink) entry(b *sink.Batch, chunk []byte, part, parts int) types.SendMessageBatchRequestEntry {
+	id := strconv.Itoa(part)
+	attrs := map[string]types.MessageAttributeValue{
+		AttrRequestID: {DataType: aws.String(typeString), StringValue: aws.String(b.RequestID)},
+		AttrPart:      {DataType: aws.String(typeNumber), StringValue: aws.String(id)},
+		AttrParts:     {DataType: aws.String(typeNumber), StringValue: aws.String(strconv.Itoa(parts))},
+	}
+	if b.Project != "" {
+		attrs[AttrProject] = types.MessageAttributeValue{DataType: aws.String(typeString), StringValue: aws.String(b.Project)}
+	}
+	if b.Logstore != "" {
+		attrs[AttrLogstore] = types.MessageAttributeValue{DataType: aws.String(typeString), StringValue: aws.String(b.Logstore)}
+	}
+	e := types.SendMessageBatchRequestEntry{
+		Id:                aws.String(id),
+		MessageBody:       aws.String(string(chunk)),
+		MessageAttributes: attrs,
+	}
+	if s.fifo {
+		e.MessageGroupId = aws.String(b.RequestID)
+		e.MessageDeduplicationId = aws.String(b.RequestID + "." + id)
+	}
+	return e
+}
+
+// attributesSize bounds what the message attributes of any part of b add to
+// the message size, as SQS counts it: each name, data type and value.
+func attributesSize(b *sink.Batch) int {
+	// part and parts are at most the number of bytes, so have no more digits.
+	digits := len(strconv.Itoa(len(b.NDJSON)))
+	n := len(AttrRequestID) + len(typeString) + len(b.RequestID) +
+		len(AttrPart) + len(typeNumber) + digits +
+		len(AttrParts) + len(typeNumber) + digits
+	if b.Project != "" {
+		n += len(AttrProject) + len(typeString) + len(b.Project)
+	}
+	if b.Logstore != "" {
+		n += len(AttrLogstore) + len(typeString) + len(b.Logstore)
+	}
+	return n
+}
+
+// split cuts NDJSON into as few runs of whole lines as fit in limit bytes
+// each. A line that does not fit alone is an error.
+func split(ndjson []byte, limit int) ([][]byte, error) {
+	var chunks [][]byte
+	start, line := 0, 0
+	for pos := 0; pos < len(ndjson); line++ {
+		n := bytes.IndexByte(ndjson[pos:], '\n') + 1
+		if n == 0 {
+			n = len(ndjson) - pos
+		}
+		if n > limit {
+			return nil, fmt.Errorf("line %d is %d bytes, more than the %d bytes a message holds", line+1, n, limit)
+		}
+		if pos+n-start > limit {
+			chunks = append(chunks, ndjson[start:pos])
+			start = pos
+		}
+		pos += n
+	}
+	if start < len(ndjson) {
+		chunks = append(chunks, ndjson[start:])
+	}
+	return chunks, nil
+}

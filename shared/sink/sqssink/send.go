@@ -1,0 +1,141 @@
+package sqssink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/webtrack/webtrack/shared/sink"
+)
+
+// sqsRetryables are SQS error codes, beyond the SDK's usual ones, that a
+// later attempt may not meet.
+var sqsRetryables = retry.RetryableErrorCode{Codes: map[string]struct{}{"KmsThrottled": {}}}
+
+const (
+	firstBackoff = 50 * time.Millisecond
+	maxBackoff   = time.Second
+)
+
+// sendAll sends the requests concurrently and waits for all of them.
+func (s *Sink) sendAll(ctx context.Context, queueURL string, requests [][]types.SendMessageBatchRequestEntry) error {
+	errs := make([]error, len(requests))
+	var wg sync.WaitGroup
+	for i, entries := range requests {
+		wg.Go(func() { errs[i] = s.send(ctx, queueURL, entries) })
+	}
+	wg.Wait()
+	return worst(errs)
+}
+
+// send sends one SendMessageBatch request and then again, with backoff,
+// whichever of its messages SQS reports failed, until all are accepted.
+func (s *Sink) send(ctx context.Context, queueURL string, entries []types.SendMessageBatchRequestEntry) error {
+	pending := entries
+	return withRetry(ctx, func() error {
+		out, err := s.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: pending})
+		if err != nil {
+			return fmt.Errorf("sqs: SendMessageBatch: %w", err)
+		}
+		pending, err = unsent(pending, out.Failed)
+		return err
+	})
+}
+
+// partialFailure says that SQS failed some messages of a request through no
+// fault of the sender, so that sending them again may work.
+type partialFailure struct {
+	failed, sent int
+	first        types.BatchResultErrorEntry
+}
+
+func (e *partialFailure) Error() string {
+	return fmt.Sprintf("sqs: SendMessageBatch failed %d of %d messages, first: %s: %s",
+		e.failed, e.sent, aws.ToString(e.first.Code), aws.ToString(e.first.Message))
+}
+
+// unsent returns the entries that SQS failed, and why.
+func unsent(entries []types.SendMessageBatchRequestEntry, failed []types.BatchResultErrorEntry) ([]types.SendMessageBatchRequestEntry, error) {
+	if len(failed) == 0 {
+		return nil, nil
+	}
+	byID := make(map[string]types.BatchResultErrorEntry, len(failed))
+	for _, f := range failed {
+		if f.SenderFault {
+			return nil, fmt.Errorf("sqs: queue rejected message part %s: %s: %s", aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message))
+		}
+		byID[aws.ToString(f.Id)] = f
+	}
+	var again []types.SendMessageBatchRequestEntry
+	for _, e := range entries {
+		if _, ok := byID[aws.ToString(e.Id)]; ok {
+			again = append(again, e)
+		}
+	}
+	return again, &partialFailure{failed: len(failed), sent: len(entries), first: failed[0]}
+}
+
+// withRetry runs op until it succeeds, fails for good, or ctx ends; in the last
+// case it returns op's last error wrapped in sink.ErrUnavailable.
+func withRetry(ctx context.Context, op func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := op()
+		if err == nil || !retryable(ctx, err) {
+			return err
+		}
+		if !sleep(ctx, backoff(attempt)) {
+			return sink.Unavailable(err)
+		}
+	}
+}
+
+// retryable says whether err may go away if the call is made again: the
+// SDK's own judgement (throttling, 5xx, connection errors, time-outs), a
+// partial failure, or the context ending mid-call.
+func retryable(ctx context.Context, err error) bool {
+	var partial *partialFailure
+	return ctx.Err() != nil || errors.As(err, &partial) ||
+		retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err).Bool() ||
+		sqsRetryables.IsErrorRetryable(err).Bool()
+}
+
+// backoff is a random wait, up to a bound that doubles each attempt.
+func backoff(attempt int) time.Duration {
+	bound := min(firstBackoff<<min(attempt, 10), maxBackoff)
+	return bound/2 + rand.N(bound/2)
+}
+
+// sleep waits for d and says whether ctx is still live after it.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// worst picks the error to report: one that retrying will not fix, if any.
+func worst(errs []error) error {
+	var retryableErr error
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case !sink.IsRetryable(err):
+			return err
+		case retryableErr == nil:
+			retryableErr = err
+		}
+	}
+	return retryableErr
+}

@@ -1,0 +1,197 @@
+// Package sqssink sends batches to an Amazon SQS queue.
+//
+// The sink URL names the queue in one of two ways:
+//
+//	sqs://{queue-name}?region=eu-west-1
+//	sqs://?queue_url=https://sqs.eu-west-1.amazonaws.com/123456789012/{queue-name}
+//
+// URL parameters:
+//
+//	queue_url          the queue's URL; used instead of a queue name in the host,
+//	                   it saves the GetQueueUrl call. Otherwise the name is
+//	                   resolved to a URL on the first Put and the answer cached.
+//	region             AWS region; default: the SDK's default chain (AWS_REGION,
+//	                   which Lambda sets).
+//	endpoint           SQS endpoint URL, for SQS-compatible servers and tests;
+//	                   default: the SDK's (AWS_ENDPOINT_URL_SQS is honoured too).
+//	max_message_bytes  largest message the sink sends, body and attributes
+//	                   counted as SQS counts them: 1024 to 1048576; default
+//	                   262144 (256 KiB). Keep it at most the queue's
+//	                   MaximumMessageSize.
+//
+// Credentials come from the SDK's default chain: the function's role on
+// Lambda, environment variables or shared files elsewhere.
+//
+// Each batch is cut into as few messages as max_message_bytes allows. A
+// message body is a run of whole NDJSON lines of the batch, in order, each
+// ending in '\n'; a single line too large for a message is an error. Every
+// message carries these message attributes:
+//
+//	request_id  String  the batch's request id
+//	part        Number  this message's place in the batch, from 1
+//	parts       Number  how many messages the batch was cut into
+//	project     String  the batch's project (left out when empty)
+//	logstore    String  the batch's logstore (left out when empty)
+//
+// Messages are sent up to ten at a time with SendMessageBatch, at most 1 MiB
+// a request. On a FIFO queue (its name ends in .fifo) each message has the
+// request id as MessageGroupId, so the parts of a batch keep their order, and
+// "{request id}.{part}" as MessageDeduplicationId.
+//
+// Delivery is at least once. Messages that SQS accepted cannot be taken back
+// when a later part of the same batch fails, and a failed Put is retried by
+// the client with the same request id; so a consumer must deduplicate on
+// (request_id, part) and treat a batch as complete once it holds parts 1 to
+// parts.
+//
+// Errors: throttling, 5xx answers, connection failures and time-outs are
+// retried with backoff until the Put's context ends, then returned wrapped in
+// sink.ErrUnavailable (503); so are messages that SendMessageBatch reports
+// failed through no fault of the sender. Other errors (no such queue, access
+// denied, a message the queue rejects) are returned as they are (500).
+package sqssink
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/webtrack/webtrack/shared/sink"
+)
+
+const (
+	// DefaultMaxMessageBytes is the default for max_message_bytes.
+	DefaultMaxMessageBytes = 256 << 10
+	// maxRequestBytes is the most that SQS takes in one SendMessageBatch,
+	// counted over all its messages' bodies and attributes.
+	maxRequestBytes = 1 << 20
+	// maxRequestEntries is the most messages one SendMessageBatch holds.
+	maxRequestEntries = 10
+	// minMessageBytes is the least MaximumMessageSize that SQS allows.
+	minMessageBytes = 1 << 10
+)
+
+func init() { sink.Register("sqs", Open) }
+
+// Sink sends batches to one SQS queue. It is safe for concurrent use.
+type Sink struct {
+	client          *sqs.Client
+	queue           queueURL
+	fifo            bool
+	maxMessageBytes int
+}
+
+// Open builds a Sink from an sqs:// URL. It makes no network call.
+func Open(ctx context.Context, u *url.URL) (sink.Sink, error) {
+	q := u.Query()
+	for name := range q {
+		switch name {
+		case "queue_url", "region", "endpoint", "max_message_bytes":
+		default:
+			return nil, fmt.Errorf("sqs: unknown URL parameter %q", name)
+		}
+	}
+	s := &Sink{maxMessageBytes: DefaultMaxMessageBytes, queue: queueURL{lock: make(chan struct{}, 1)}}
+	if err := s.setQueue(u.Host, q.Get("queue_url")); err != nil {
+		return nil, err
+	}
+	if v := q.Get("max_message_bytes"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < minMessageBytes || n > maxRequestBytes {
+			return nil, fmt.Errorf("sqs: max_message_bytes %q: want a number from %d to %d", v, minMessageBytes, maxRequestBytes)
+		}
+		s.maxMessageBytes = n
+	}
+	client, err := newClient(ctx, q.Get("region"), q.Get("endpoint"))
+	if err != nil {
+		return nil, err
+	}
+	s.client = client
+	s.queue.resolve = s.getQueueURL
+	return s, nil
+}
+
+// setQueue takes the queue from the URL's host or its queue_url parameter.
+func (s *Sink) setQueue(name, rawURL string) error {
+	switch {
+	case name != "" && rawURL != "":
+		return fmt.Errorf("sqs: both a queue name (%q) and queue_url given; use one", name)
+	case rawURL != "":
+		qu, err := url.Parse(rawURL)
+		if err != nil || qu.Host == "" || qu.Path == "" {
+			return fmt.Errorf("sqs: queue_url %q is not a queue URL", rawURL)
+		}
+		s.queue.url = rawURL
+		s.fifo = strings.HasSuffix(qu.Path, ".fifo")
+	case name != "":
+		s.queue.name = name
+		s.fifo = strings.HasSuffix(name, ".fifo")
+	default:
+		return fmt.Errorf("sqs: no queue: use sqs://{queue-name} or sqs://?queue_url=…")
+	}
+	return nil
+}
+
+// newClient builds the SQS client with the default credential chain. Retries
+// are the sink's own, bounded by each Put's context, so the SDK's are off.
+func newClient(ctx context.Context, region, endpoint string) (*sqs.Client, error) {
+	var opts []func(*config.LoadOptions) error
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("sqs: loading AWS configuration: %w", err)
+	}
+	return sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+		o.Retryer = aws.NopRetryer{}
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	}), nil
+}
+
+// Put sends the batch as one or more messages and returns nil once SQS has
+// accepted every one of them.
+func (s *Sink) Put(ctx context.Context, b *sink.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqs: batch %s not sent: %w", b.RequestID, err)
+	}
+	requests, err := s.requests(b)
+	if err != nil {
+		return err
+	}
+	queueURL, err := s.queue.get(ctx)
+	if err != nil {
+		return err
+	}
+	return s.sendAll(ctx, queueURL, requests)
+}
+
+// getQueueURL asks SQS for the URL of the named queue.
+func (s *Sink) getQueueURL(ctx context.Context, name string) (string, error) {
+	var queueURL string
+	err := withRetry(ctx, func() error {
+		out, err := s.client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+		if err != nil {
+			return fmt.Errorf("sqs: looking up queue %q: %w", name, err)
+		}
+		queueURL = aws.ToString(out.QueueUrl)
+		return nil
+	})
+	return queueURL, err
+}
+
+// Close closes the client's idle HTTP connections.
+func (s *Sink) Close() error {
+	if c, ok := s.client.Options().HTTPClient.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+	return nil
+}

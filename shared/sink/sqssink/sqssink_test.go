@@ -1,0 +1,240 @@
+package sqssink_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/webtrack/webtrack/shared/sink"
+	"github.com/webtrack/webtrack/shared/sink/sinktest"
+	"github.com/webtrack/webtrack/shared/sink/sqssink"
+)
+
+func TestConformance(t *testing.T) {
+	for _, tc := range []struct{ name, suffix, params string }{
+		{"Standard", "", ""},
+		{"FIFO", ".fifo", ""},
+		{"SmallMessages", "", "&max_message_bytes=16384"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sinktest.Run(t, func(t *testing.T) sinktest.Harness {
+				h, _ := newHarness(t, tc.suffix, serverEndpoint(t), tc.params)
+				return h
+			})
+		})
+	}
+}
+
+// newHarness opens a sink on a new queue, reached through endpoint (the
+// server itself or a proxy in front of it), and a reader of that queue.
+func newHarness(t testing.TB, suffix, endpoint, params string) (sinktest.Harness, *reader) {
+	t.Helper()
+	c := newClient(t)
+	name, queueURL := newQueue(t, c, suffix)
+	s, err := sink.Open(context.Background(), "sqs://"+name+"?region=us-east-1&endpoint="+url.QueryEscape(endpoint)+params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	r := &reader{client: c, queueURL: queueURL, parts: map[string]map[int]string{}}
+	return sinktest.Harness{Sink: s, Stored: r.stored}, r
+}
+
+// reader drains a queue and reassembles batches as a consumer would: it
+// keeps one copy of each (request id, part) and joins the parts in order.
+type reader struct {
+	client   *sqs.Client
+	queueURL string
+	mu       sync.Mutex
+	parts    map[string]map[int]string // request id → part → body
+	messages int                       // messages received, duplicates too
+	sizes    []int                     // size of each, as SQS counts it
+}
+
+// stored receives every message now in the queue, deletes them, and returns
+// the lines of every batch seen so far.
+func (r *reader) stored(ctx context.Context) (map[string][]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		out, err := r.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl:              aws.String(r.queueURL),
+			MaxNumberOfMessages:   10,
+			MessageAttributeNames: []string{"All"},
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(out.Messages) == 0 {
+			return r.batches(), nil
+		}
+		if err := r.keep(ctx, out.Messages); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// keep records the messages and deletes them from the queue.
+func (r *reader) keep(ctx context.Context, msgs []types.Message) error {
+	var del []types.DeleteMessageBatchRequestEntry
+	for i, m := range msgs {
+		id, part, err := partOf(m)
+		if err != nil {
+			return err
+		}
+		if r.parts[id] == nil {
+			r.parts[id] = map[int]string{}
+		}
+		r.parts[id][part] = aws.ToString(m.Body)
+		r.messages++
+		r.sizes = append(r.sizes, messageSize(m))
+		del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+	}
+	_, err := r.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(r.queueURL), Entries: del})
+	return err
+}
+
+// partOf reads a message's request id and part, checking the attributes
+// that a consumer relies on.
+func partOf(m types.Message) (string, int, error) {
+	attr := func(name string) string { return aws.ToString(m.MessageAttributes[name].StringValue) }
+	part, err1 := strconv.Atoi(attr(sqssink.AttrPart))
+	parts, err2 := strconv.Atoi(attr(sqssink.AttrParts))
+	switch {
+	case err1 != nil || err2 != nil || part < 1 || part > parts:
+		return "", 0, fmt.Errorf("message %s: part %q of %q", aws.ToString(m.MessageId), attr(sqssink.AttrPart), attr(sqssink.AttrParts))
+	case attr(sqssink.AttrProject) != "test-project" || attr(sqssink.AttrLogstore) != "test-logstore":
+		return "", 0, fmt.Errorf("message %s: project %q, logstore %q", aws.ToString(m.MessageId), attr(sqssink.AttrProject), attr(sqssink.AttrLogstore))
+	case !strings.HasSuffix(aws.ToString(m.Body), "\n"):
+		return "", 0, fmt.Errorf("message %s: body does not end in a whole line", aws.ToString(m.MessageId))
+	}
+	return attr(sqssink.AttrRequestID), part, nil
+}
+
+// messageSize is a message's size as SQS counts it against its limit: the
+// body and each attribute's name, data type and value.
+func messageSize(m types.Message) int {
+	n := len(aws.ToString(m.Body))
+	for name, v := range m.MessageAttributes {
+		n += len(name) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue))
+	}
+	return n
+}
+
+// batches joins the parts of each request in order; parts still missing
+// are simply absent, so a partly stored batch shows as a difference.
+func (r *reader) batches() map[string][]string {
+	out := map[string][]string{}
+	for id, parts := range r.parts {
+		var body strings.Builder
+		for _, p := range slices.Sorted(maps.Keys(parts)) {
+			body.WriteString(parts[p])
+		}
+		out[id] = strings.Split(strings.TrimSuffix(body.String(), "\n"), "\n")
+	}
+	return out
+}
+
+func BenchmarkPut3MiB(b *testing.B) {
+	h, r := newHarness(b, "", serverEndpoint(b), "")
+	batch := sinktest.NewBatch("REQ0000000000000000000001", 4096, 760)
+	b.SetBytes(int64(len(batch.NDJSON)))
+	b.ReportAllocs()
+	ctx := context.Background()
+	for b.Loop() {
+		if err := h.Sink.Put(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if _, err := r.stored(ctx); err != nil { // drain the queue
+		b.Fatal(err)
+	}
+}
+
+func TestFewestMessagesWithinLimit(t *testing.T) {
+	const limit, lineSize = 16384, 760
+	h, r := newHarness(t, "", serverEndpoint(t), "&max_message_bytes="+strconv.Itoa(limit))
+	b := sinktest.NewBatch("REQ0000000000000000000050", 1000, lineSize)
+	if err := h.Sink.Put(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	sinktest.Expect(t, h, sinktest.Lines(b))
+	// Greedy packing wastes less than a line and the attributes per message.
+	most := (len(b.NDJSON) + limit - 200 - lineSize - 1) / (limit - 200 - lineSize)
+	if r.messages > most {
+		t.Errorf("%d messages for %d bytes; want at most %d", r.messages, len(b.NDJSON), most)
+	}
+	for i, n := range r.sizes {
+		if n > limit {
+			t.Errorf("message %d is %d bytes, over max_message_bytes %d", i, n, limit)
+		}
+	}
+}
+
+func TestLineTooLarge(t *testing.T) {
+	h, r := newHarness(t, "", serverEndpoint(t), "&max_message_bytes=1024")
+	b := sinktest.BatchOf("REQ0000000000000000000051", `{"a":"small"}`, `{"a":"`+strings.Repeat("x", 2000)+`"}`)
+	err := h.Sink.Put(context.Background(), b)
+	if err == nil || sink.IsRetryable(err) || !strings.Contains(err.Error(), "line 2 is 2009 bytes") {
+		t.Fatalf("Put of a line larger than a message: got %v, want a plain error naming line 2", err)
+	}
+	sinktest.Expect(t, h, map[string][]string{})
+	if r.messages != 0 {
+		t.Errorf("%d messages sent for a batch that failed", r.messages)
+	}
+}
+
+func TestQueueURLParameter(t *testing.T) {
+	c := newClient(t)
+	_, queueURL := newQueue(t, c, "")
+	s, err := sink.Open(context.Background(), "sqs://?queue_url="+url.QueryEscape(queueURL)+"&endpoint="+url.QueryEscape(serverEndpoint(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := &reader{client: c, queueURL: queueURL, parts: map[string]map[int]string{}}
+	b := sinktest.NewBatch("REQ0000000000000000000052", 3, 50)
+	if err := s.Put(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	sinktest.Expect(t, sinktest.Harness{Sink: s, Stored: r.stored}, sinktest.Lines(b))
+}
+
+func TestNoSuchQueueIsNotRetryable(t *testing.T) {
+	s, err := sink.Open(context.Background(), "sqs://no-such-queue?endpoint="+url.QueryEscape(serverEndpoint(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Put(context.Background(), sinktest.NewBatch("REQ0000000000000000000053", 1, 50))
+	if err == nil || sink.IsRetryable(err) {
+		t.Fatalf("Put to a missing queue: got %v, want a plain error", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	for _, u := range []string{
+		"sqs://",
+		"sqs://q?queue_url=http://h/1/q",
+		"sqs://?queue_url=nourl",
+		"sqs://q?max_message_bytes=100",
+		"sqs://q?max_message_bytes=2000000",
+		"sqs://q?max_message_bytes=big",
+		"sqs://q?regoin=us-east-1",
+	} {
+		if _, err := sink.Open(context.Background(), u); err == nil {
+			t.Errorf("Open(%q) succeeded", u)
+		}
+	}
+}
