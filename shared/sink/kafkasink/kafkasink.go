@@ -35,8 +35,9 @@
 //
 // Delivery is at least once: records already sent when a Put gives up may
 // still be written, and the client sends the batch again. Consumers
-// deduplicate on (request_id, entry). Records of one batch keep their order
-// only within a partition.
+// deduplicate on (request_id, entry). A batch's records are written in order
+// within a partition, except those produced again after a failure, which come
+// after the rest: consumers that need the batch's order sort by entry.
 package kafkasink
 
 import (

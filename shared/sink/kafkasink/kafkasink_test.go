@@ -217,3 +217,15 @@ func BenchmarkPut3MiB(b *testing.B) {
 		}
 	}
 }
+
+func TestEmptyBatchSendsNothing(t *testing.T) {
+	// Nothing listens on port 9 of the loopback: any request would fail.
+	s, err := sink.Open(context.Background(), "kafka://127.0.0.1:9/"+topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Put(context.Background(), sinktest.BatchOf("REQ0000000000000000000062")); err != nil {
+		t.Fatalf("Put of an empty batch: %v", err)
+	}
+}

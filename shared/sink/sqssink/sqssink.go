@@ -34,9 +34,11 @@
 //	logstore    String  the batch's logstore (left out when empty)
 //
 // Messages are sent up to ten at a time with SendMessageBatch, at most 1 MiB
-// a request. On a FIFO queue (its name ends in .fifo) each message has the
-// request id as MessageGroupId, so the parts of a batch keep their order, and
-// "{request id}.{part}" as MessageDeduplicationId.
+// a request, the requests of one batch concurrently: parts may arrive in any
+// order, and consumers put them in order by part. On a FIFO queue (its name
+// ends in .fifo) each message has the request id as MessageGroupId and
+// "{request id}.{part}" as MessageDeduplicationId, so SQS itself drops a part
+// sent again within its five-minute deduplication interval.
 //
 // Delivery is at least once. Messages that SQS accepted cannot be taken back
 // when a later part of the same batch fails, and a failed Put is retried by
@@ -166,6 +168,9 @@ func (s *Sink) Put(ctx context.Context, b *sink.Batch) error {
 	requests, err := s.requests(b)
 	if err != nil {
 		return err
+	}
+	if len(requests) == 0 {
+		return nil
 	}
 	queueURL, err := s.queue.get(ctx)
 	if err != nil {

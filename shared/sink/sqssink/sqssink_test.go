@@ -238,3 +238,15 @@ func TestOpenErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestEmptyBatchSendsNothing(t *testing.T) {
+	// Nothing listens on port 9 of the loopback: any request would fail.
+	s, err := sink.Open(context.Background(), "sqs://q?region=us-east-1&endpoint=http://127.0.0.1:9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Put(context.Background(), sinktest.BatchOf("REQ0000000000000000000054")); err != nil {
+		t.Fatalf("Put of an empty batch: %v", err)
+	}
+}
