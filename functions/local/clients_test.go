@@ -11,7 +11,6 @@ package main_test
 // (.ci/setup.d/40-clients.sh). Without them these tests fail, never skip.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -45,9 +44,8 @@ const (
 
 func TestClients(t *testing.T) {
 	requireClients(t)
-	serverBin := buildTrackServer(t)
-	t.Run("BrowserSDK", func(t *testing.T) { testBrowserSDK(t, serverBin) })
-	t.Run("Compressed", func(t *testing.T) { testCompressed(t, serverBin) })
+	t.Run("BrowserSDK", func(t *testing.T) { testBrowserSDK(t, bin) })
+	t.Run("Compressed", func(t *testing.T) { testCompressed(t, bin) })
 }
 
 // requireClients fails unless node and the pinned npm packages are installed.
@@ -68,157 +66,6 @@ func requireClients(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(clientsDir, "node_modules/lz4/build/Release/lz4.node")); err != nil {
 		t.Fatalf("the lz4 package's native block compressor was not built (%v): %s", err, installHint)
-	}
-}
-
-// buildTrackServer builds the command into a temporary directory.
-func buildTrackServer(t *testing.T) string {
-	t.Helper()
-	serverBin := filepath.Join(t.TempDir(), "webtrack-local")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", serverBin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return serverBin
-}
-
-// trackServer is a running command with a file sink, and the request lines it
-// logged.
-type trackServer struct {
-	url, dir string
-
-	mu       sync.Mutex
-	requests []trackLog
-	stderr   bytes.Buffer
-	update   chan struct{}
-}
-
-// trackLog is the server's log line for one request.
-type trackLog struct {
-	Msg       string `json:"msg"`
-	Addr      string `json:"addr"`
-	RequestID string `json:"request_id"`
-	Method    string `json:"method"`
-	Path      string `json:"path"`
-	Project   string `json:"project"`
-	Logstore  string `json:"logstore"`
-	Entries   int    `json:"entries"`
-	Status    int    `json:"status"`
-	ErrorCode string `json:"error_code"`
-	Error     string `json:"error"`
-}
-
-// startTrackServer starts serverBin on a free port with a file sink in a temporary
-// directory. env adds to a clean WEBTRACK_* configuration.
-func startTrackServer(t *testing.T, serverBin string, env ...string) *trackServer {
-	t.Helper()
-	s := &trackServer{dir: t.TempDir(), update: make(chan struct{}, 1)}
-	cmd := exec.Command(serverBin)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "WEBTRACK_") && !strings.HasPrefix(kv, "PORT=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "WEBTRACK_ADDR=127.0.0.1:0", "WEBTRACK_SINK=file://"+s.dir, "WEBTRACK_LOG_LEVEL=info", "WEBTRACK_CLIENT_METADATA=true")
-	cmd.Env = append(cmd.Env, env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the server: %v", err)
-	}
-	addr := make(chan string, 1)
-	logDone := make(chan struct{})
-	go func() {
-		defer close(logDone)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var l trackLog
-			_ = json.Unmarshal(sc.Bytes(), &l)
-			s.mu.Lock()
-			s.stderr.Write(sc.Bytes())
-			s.stderr.WriteByte('\n')
-			if l.Msg == "track request" {
-				s.requests = append(s.requests, l)
-			}
-			s.mu.Unlock()
-			if l.Msg == "listening" {
-				addr <- l.Addr
-			}
-			select {
-			case s.update <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	exited := make(chan error, 1)
-	go func() {
-		<-logDone // Wait closes the pipe: read it to the end first
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("server did not stop cleanly on SIGTERM: %v\n%s", err, s.log())
-			}
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("server still running 15s after SIGTERM\n%s", s.log())
-		}
-	})
-	select {
-	case a := <-addr:
-		s.url = "http://" + a
-	case err := <-exited:
-		exited <- err
-		t.Fatalf("server exited before listening: %v\n%s", err, s.log())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server did not log that it listens within 30s\n%s", s.log())
-	}
-	return s
-}
-
-func (s *trackServer) log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stderr.String()
-}
-
-// waitEntries waits until the server has logged that it stored at least n
-// entries into logstore, failing at once if it refused a request for it.
-func (s *trackServer) waitEntries(t *testing.T, logstore string, n int, timeout time.Duration) {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		stored, failed := 0, ""
-		s.mu.Lock()
-		for _, r := range s.requests {
-			if r.Logstore == logstore && r.Status == http.StatusOK {
-				stored += r.Entries
-			}
-			if r.Path == "/logstores/"+logstore+"/track" && r.Status != http.StatusOK && failed == "" {
-				failed = fmt.Sprintf("%s %s answered %d %s: %s", r.Method, r.Path, r.Status, r.ErrorCode, r.Error)
-			}
-		}
-		s.mu.Unlock()
-		if failed != "" { // the clients do not retry: those entries are lost
-			t.Fatalf("%s; the server's log:\n%s", failed, s.log())
-		}
-		if stored >= n {
-			return
-		}
-		select {
-		case <-s.update:
-		case <-deadline:
-			t.Fatalf("after %v the server stored %d entries in logstore %q, want %d; its log:\n%s", timeout, stored, logstore, n, s.log())
-		}
 	}
 }
 
