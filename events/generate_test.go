@@ -169,7 +169,7 @@ func fcEvent(f form) map[string]any {
 
 func v2Event(f form, functionURL bool) map[string]any {
 	b, b64 := body(f)
-	domain, routeKey := "abc123defg.execute-api.eu-west-1.amazonaws.com", f.method+" "+route(f.path)
+	domain, routeKey := "abc123defg.execute-api.eu-west-1.amazonaws.com", f.method+" "+route(f)
 	if functionURL {
 		domain, routeKey = "xyz7abc3def9ghi2jkl5mno8pq.lambda-url.eu-west-1.on.aws", "$default"
 	}
@@ -193,7 +193,7 @@ func v2Event(f form, functionURL bool) map[string]any {
 		ev["queryStringParameters"] = decodedQuery(f)
 	}
 	if !functionURL {
-		ev["pathParameters"] = map[string]string{"logstore": "web"}
+		ev["pathParameters"] = pathParameters(f)
 	}
 	if b != "" {
 		ev["body"] = b
@@ -221,16 +221,16 @@ func restEvent(f form) map[string]any {
 		bodyField = b
 	}
 	return map[string]any{
-		"resource": route(f.path), "path": f.path, "httpMethod": f.method,
+		"resource": route(f), "path": f.path, "httpMethod": f.method,
 		"headers": single, "multiValueHeaders": multi,
 		"queryStringParameters": qs, "multiValueQueryStringParameters": mq,
-		"pathParameters": map[string]string{"logstore": "web"}, "stageVariables": nil,
+		"pathParameters": pathParameters(f), "stageVariables": nil,
 		"body": bodyField, "isBase64Encoded": b64,
 		"requestContext": map[string]any{
 			"accountId": "123456789012", "apiId": "abc123defg", "resourceId": "us4z18", "stage": "prod",
 			"requestId": "41b45ea3-70b5-11e6-b7bd-69b5aaebc7d9", "extendedRequestId": "KlFo4F2HliAFkTw=",
 			"domainName": "abc123defg.execute-api.eu-west-1.amazonaws.com", "domainPrefix": "abc123defg",
-			"resourcePath": route(f.path), "httpMethod": f.method, "path": "/prod" + f.path, "protocol": "HTTP/1.1",
+			"resourcePath": route(f), "httpMethod": f.method, "path": "/prod" + f.path, "protocol": "HTTP/1.1",
 			"requestTime": "25/Nov/2026:10:00:00 +0000", "requestTimeEpoch": 1795600800000,
 			"identity": map[string]any{"sourceIp": "192.0.2.1", "userAgent": header(f, "user-agent")},
 		},
@@ -272,9 +272,22 @@ func albEvent(f form, multiValue bool) map[string]any {
 	return ev
 }
 
-// route is the template.yaml route that serves path.
-func route(path string) string {
-	return strings.Replace(path, "/logstores/web/", "/logstores/{logstore}/", 1)
+// route is the template.yaml route that serves the form: one per GET and
+// POST path, one OPTIONS route for them all.
+func route(f form) string {
+	if f.method == "OPTIONS" {
+		return "/logstores/{logstore}/{track}"
+	}
+	return strings.Replace(f.path, "/logstores/web/", "/logstores/{logstore}/", 1)
+}
+
+// pathParameters are the values of the route's parameters.
+func pathParameters(f form) map[string]string {
+	p := map[string]string{"logstore": "web"}
+	if f.method == "OPTIONS" {
+		p["track"] = strings.TrimPrefix(f.path, "/logstores/web/")
+	}
+	return p
 }
 
 func header(f form, name string) string {
