@@ -1,0 +1,160 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/webtrack/webtrack/shared/config"
+)
+
+// schemaPath is the fc3 component's own props schema, kept beside the
+// repository (../shared/schemas from its root).
+const schemaPath = "../../../shared/schemas/fc3-props.schema.json"
+
+// sYAML is the part of s.yaml the test reads beyond props.
+type sYAML struct {
+	Edition   string            `yaml:"edition"`
+	Vars      map[string]string `yaml:"vars"`
+	Resources map[string]struct {
+		Component string `yaml:"component"`
+		Actions   map[string][]struct {
+			Run  string `yaml:"run"`
+			Path string `yaml:"path"`
+		} `yaml:"actions"`
+		Props map[string]any `yaml:"props"`
+	} `yaml:"resources"`
+}
+
+// TestSYAML validates every fc3 resource's props in s.yaml against the fc3
+// component's schema, after resolving the variables as s does, and checks
+// that what it deploys is this package, built by its action, with a valid
+// configuration and a trigger for the protocol's methods.
+func TestSYAML(t *testing.T) {
+	if _, err := os.Stat(schemaPath); err != nil {
+		t.Fatalf("the fc3 props schema must be at %s (../shared/schemas beside the repository): %v", schemaPath, err)
+	}
+	schema, err := jsonschema.NewCompiler().Compile(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("../../s.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s sYAML
+	if err := yaml.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Edition != "3.0.0" || len(s.Resources) == 0 {
+		t.Fatalf("edition %q with %d resources, want 3.0.0 and at least one", s.Edition, len(s.Resources))
+	}
+	for name, r := range s.Resources {
+		if r.Component != "fc3" {
+			t.Errorf("%s: component %q, want fc3", name, r.Component)
+			continue
+		}
+		props := resolve(t, r.Props, s.Vars)
+		doc, err := json.Marshal(props)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := jsonschema.UnmarshalJSON(strings.NewReader(string(doc)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schema.Validate(inst); err != nil {
+			t.Errorf("%s: props do not match the fc3 schema: %v", name, err)
+		}
+
+		var p struct {
+			Runtime, Handler, Code string
+			Env                    map[string]string `json:"environmentVariables"`
+			Triggers               []struct {
+				TriggerType   string
+				TriggerConfig struct {
+					AuthType string
+					Methods  []string
+				}
+			}
+		}
+		if err := json.Unmarshal(doc, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Runtime != "go1" || p.Handler != "main" {
+			t.Errorf("%s: runtime %q, handler %q: want go1 and main", name, p.Runtime, p.Handler)
+		}
+		built := false
+		for _, steps := range r.Actions {
+			for _, step := range steps {
+				out := regexp.MustCompile(`-o (\S+) (\S+)$`).FindStringSubmatch(step.Run)
+				if out != nil && filepath.Clean(filepath.Join(step.Path, out[1])) == filepath.Join(filepath.Clean(p.Code), p.Handler) &&
+					filepath.Clean(out[2]) == "functions/fc" && strings.Contains(step.Run, "GOOS=linux GOARCH=amd64") {
+					built = true
+				}
+			}
+		}
+		if !built {
+			t.Errorf("%s: no action builds ./functions/fc for linux/amd64 into %s/%s", name, p.Code, p.Handler)
+		}
+		if _, err := config.Load(func(k string) string { return p.Env[k] }); err != nil {
+			t.Errorf("%s: environmentVariables: %v", name, err)
+		}
+		http := false
+		for _, tr := range p.Triggers {
+			m := tr.TriggerConfig.Methods
+			if tr.TriggerType == "http" && tr.TriggerConfig.AuthType == "anonymous" &&
+				slices.Contains(m, "GET") && slices.Contains(m, "POST") && slices.Contains(m, "OPTIONS") {
+				http = true
+			}
+		}
+		if !http {
+			t.Errorf("%s: no anonymous http trigger for GET, POST and OPTIONS", name)
+		}
+	}
+}
+
+var variable = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+// resolve replaces s's variables in every string of v: ${vars.name} and
+// ${config('AccountID')}, which s takes from the credentials. Any other
+// variable fails the test.
+func resolve(t *testing.T, v any, vars map[string]string) any {
+	t.Helper()
+	switch v := v.(type) {
+	case string:
+		return variable.ReplaceAllStringFunc(v, func(ref string) string {
+			expr := variable.FindStringSubmatch(ref)[1]
+			if name, ok := strings.CutPrefix(expr, "vars."); ok {
+				if val, ok := vars[name]; ok {
+					return resolve(t, val, vars).(string)
+				}
+			}
+			if expr == "config('AccountID')" {
+				return "1234567890123456"
+			}
+			t.Errorf("unresolved variable %s", ref)
+			return ref
+		})
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range v {
+			out[k] = resolve(t, e, vars)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = resolve(t, e, vars)
+		}
+		return out
+	}
+	return v
+}
