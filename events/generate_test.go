@@ -50,8 +50,10 @@ var forms = []form{{
 	headers: [][2]string{{"content-type", "text/plain;charset=UTF-8"}, origin, browser, referer},
 	body:    []byte(batch), Want: events.Want{Status: 200, Entries: 3},
 }, {
+	// No Content-Type: gateways that pass text types as strings (function
+	// URLs, REST APIs without binary media types) would mangle the block.
 	name: "post-lz4", method: "POST", path: "/logstores/web/track",
-	headers: [][2]string{{"content-type", "application/json"}, {"x-log-apiversion", "0.6.0"},
+	headers: [][2]string{{"x-log-apiversion", "0.6.0"},
 		{"x-log-bodyrawsize", strconv.Itoa(len(batch))}, {"x-log-compresstype", "lz4"}, {"user-agent", "alibabacloud-sls-sdk/5.0"}},
 	body: lz4Batch, Want: events.Want{Status: 200, Entries: 3},
 }, {
