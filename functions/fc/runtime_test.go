@@ -143,8 +143,9 @@ func startFC(t testing.TB, bin string, env ...string) *fcFunction {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		<-exited
@@ -156,10 +157,10 @@ func startFC(t testing.TB, bin string, env ...string) *fcFunction {
 	select {
 	case <-api.polled:
 		fn.firstAt = time.Now()
-	case err := <-exited:
-		t.Fatalf("the function exited before asking for an invocation: %v\n%s", err, out)
+	case <-exited:
+		t.Fatalf("the function exited before asking for an invocation: %v", waitErr) // its output follows, from Cleanup
 	case <-time.After(10 * time.Second):
-		t.Fatalf("the function did not ask for an invocation within 10s\n%s", out)
+		t.Fatal("the function did not ask for an invocation within 10s") // its output follows, from Cleanup
 	}
 	return fn
 }
