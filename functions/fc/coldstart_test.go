@@ -11,7 +11,7 @@ import (
 // same way (testdata/hello): size, and the time from starting the process to
 // its first request for an invocation (the median of several starts of
 // each, taken in turn). The goals are 1.5x hello-world's size and under 2x
-// its start-up; both depend on which sinks shared/sink/allsinks links, so
+// its start-up; both depend on which sinks sinks.go links, so
 // the test logs the ratios and fails only past 3x start-up, which start-up
 // work (a network call, a large table built at init) would cause.
 func TestColdStart(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 // same way (testdata/hello): size, and the init the emulator reports (the
 // median of several cold starts of each, taken in turn). The goals are 1.5x
 // hello-world's size and under 2x its init; both depend on which sinks
-// shared/sink/allsinks links, so the test logs the ratios and fails only
+// sinks.go links, so the test logs the ratios and fails only
 // past 3x init, which start-up work (a network call, a large table built at
 // init) would cause.
 func TestColdStart(t *testing.T) {

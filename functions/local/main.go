@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/webtrack/webtrack/handler/httpserver"
+	_ "github.com/webtrack/webtrack/shared/sink/allsinks" // every sink driver
 	"github.com/webtrack/webtrack/shared/startup"
 )
 

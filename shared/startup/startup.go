@@ -1,5 +1,7 @@
 // Package startup builds a ready processor from the environment: the one
-// start-up path that every function's main shares.
+// start-up path that every function's main shares. Each main links the sink
+// drivers its platform uses by importing them, so that a function carries
+// only the cloud clients it needs (binary size is cold-start time).
 package startup
 
 import (
@@ -10,7 +12,6 @@ import (
 	"github.com/webtrack/webtrack/shared/config"
 	"github.com/webtrack/webtrack/shared/processor"
 	"github.com/webtrack/webtrack/shared/sink"
-	_ "github.com/webtrack/webtrack/shared/sink/allsinks" // every sink driver
 )
 
 // FromEnv reads the configuration, makes JSON logging on stderr the default
