@@ -13,6 +13,9 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"testing"
+
+	"github.com/webtrack/webtrack/shared/processor/processortest"
 )
 
 //go:embed *.json
@@ -99,4 +102,25 @@ func (s Sample) Check(answer []byte) error {
 		}
 	}
 	return nil
+}
+
+// Replay hands each sample to invoke, in order, and checks its answer and
+// how many entries it added to the file sink rooted at dataDir.
+func Replay(t *testing.T, samples []Sample, dataDir string, invoke func(i int, s Sample) ([]byte, error)) {
+	t.Helper()
+	stored := 0
+	for i, s := range samples {
+		answer, err := invoke(i, s)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+		if err := s.Check(answer); err != nil {
+			t.Errorf("%s: %v", s.Name, err)
+		}
+		n := len(processortest.Lines(processortest.ReadObjects(t, dataDir)))
+		if n-stored != s.Want.Entries {
+			t.Errorf("%s: %d entries stored, want %d", s.Name, n-stored, s.Want.Entries)
+		}
+		stored = n
+	}
 }

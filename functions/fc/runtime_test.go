@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/webtrack/webtrack/events"
-	"github.com/webtrack/webtrack/shared/processor/processortest"
 )
 
 // TestRuntimeAPI runs the built function against a loopback server that
@@ -30,24 +29,9 @@ func TestRuntimeAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored := 0
-	for i, s := range samples {
-		answer, err := fn.invoke(fmt.Sprintf("1-6744a3f2-%024d", i), s.Payload)
-		if err != nil {
-			t.Fatalf("%s: %v", s.Name, err)
-		}
-		if err := s.Check(answer); err != nil {
-			t.Errorf("%s: %v", s.Name, err)
-		}
-		n := 0
-		for _, o := range processortest.ReadObjects(t, data) {
-			n += len(o.Lines)
-		}
-		if n-stored != s.Want.Entries {
-			t.Errorf("%s: %d entries stored, want %d", s.Name, n-stored, s.Want.Entries)
-		}
-		stored = n
-	}
+	events.Replay(t, samples, data, func(i int, s events.Sample) ([]byte, error) {
+		return fn.invoke(fmt.Sprintf("1-6744a3f2-%024d", i), s.Payload)
+	})
 	t.Logf("%d events; %v from start to the first request for an invocation", len(samples), fn.init())
 }
 

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/webtrack/webtrack/events"
-	"github.com/webtrack/webtrack/shared/processor/processortest"
 )
 
 // TestRIE runs the built bootstrap under the Lambda Runtime Interface
@@ -33,21 +32,9 @@ func TestRIE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored := 0
-	for _, s := range samples {
-		answer := fn.invoke(t, s.Payload)
-		if err := s.Check(answer); err != nil {
-			t.Errorf("%s: %v", s.Name, err)
-		}
-		n := 0
-		for _, o := range processortest.ReadObjects(t, data) {
-			n += len(o.Lines)
-		}
-		if n-stored != s.Want.Entries {
-			t.Errorf("%s: %d entries stored, want %d", s.Name, n-stored, s.Want.Entries)
-		}
-		stored = n
-	}
+	events.Replay(t, samples, data, func(_ int, s events.Sample) ([]byte, error) {
+		return fn.invoke(t, s.Payload), nil
+	})
 	init, err := fn.initDuration()
 	if err != nil {
 		t.Fatal(err)
