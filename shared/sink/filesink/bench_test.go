@@ -1,0 +1,31 @@
+package filesink_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/webtrack/webtrack/shared/sink"
+	"github.com/webtrack/webtrack/shared/sink/sinktest"
+)
+
+// BenchmarkPut3MiB stores a 3 MiB, 4,096-entry batch per operation, synced to
+// disk, as the other sinks' benchmarks of the same name do.
+func BenchmarkPut3MiB(b *testing.B) {
+	for _, compression := range []string{"gzip", "zstd", "none"} {
+		b.Run(compression, func(b *testing.B) {
+			s, err := sink.Open(context.Background(), "file://"+b.TempDir()+"?compression="+compression)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			batch := sinktest.NewBatch("REQ0000000000000000000001", 4096, 760)
+			b.SetBytes(int64(len(batch.NDJSON)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.Put(context.Background(), batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
