@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -15,6 +14,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/webtrack/webtrack/shared/sink"
+	"github.com/webtrack/webtrack/shared/sink/backoff"
+)
+
+// Backoff between attempts to produce the records that failed.
+const (
+	firstBackoff = 100 * time.Millisecond
+	maxBackoff   = time.Second
 )
 
 // Put produces one record per entry and returns nil once Kafka has
@@ -46,7 +52,7 @@ func (s *Sink) Put(ctx context.Context, b *sink.Batch) error {
 		if !retriable(f.err) {
 			return err
 		}
-		if !sleep(ctx, backoff(attempt)) {
+		if !backoff.Sleep(ctx, backoff.Delay(attempt, firstBackoff, maxBackoff)) {
 			return sink.Unavailable(err)
 		}
 		pending = f.failed
@@ -137,24 +143,6 @@ func (f *flight) wait(ctx context.Context) error {
 func retriable(err error) bool {
 	var ke *kerr.Error
 	return !errors.As(err, &ke) || ke.Retriable
-}
-
-// backoff is a random wait, up to a bound that doubles each attempt.
-func backoff(attempt int) time.Duration {
-	bound := min(100*time.Millisecond<<min(attempt, 10), time.Second)
-	return bound/2 + rand.N(bound/2)
-}
-
-// sleep waits for d and says whether ctx is still live after it.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // keyReader finds a top-level field's value in a JSON line.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/webtrack/webtrack/shared/sink"
+	"github.com/webtrack/webtrack/shared/sink/backoff"
 )
 
 // sqsRetryables are SQS error codes, beyond the SDK's usual ones, that a
@@ -91,7 +91,7 @@ func withRetry(ctx context.Context, op func() error) error {
 		if err == nil || !retryable(ctx, err) {
 			return err
 		}
-		if !sleep(ctx, backoff(attempt)) {
+		if !backoff.Sleep(ctx, backoff.Delay(attempt, firstBackoff, maxBackoff)) {
 			return sink.Unavailable(err)
 		}
 	}
@@ -105,24 +105,6 @@ func retryable(ctx context.Context, err error) bool {
 	return ctx.Err() != nil || errors.As(err, &partial) ||
 		retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err).Bool() ||
 		sqsRetryables.IsErrorRetryable(err).Bool()
-}
-
-// backoff is a random wait, up to a bound that doubles each attempt.
-func backoff(attempt int) time.Duration {
-	bound := min(firstBackoff<<min(attempt, 10), maxBackoff)
-	return bound/2 + rand.N(bound/2)
-}
-
-// sleep waits for d and says whether ctx is still live after it.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // worst picks the error to report: one that retrying will not fix, if any.
