@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -129,4 +131,17 @@ func Schemes() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// CheckParams refuses a sink URL with a query parameter that is not one of
+// known, so that a misspelt parameter is not silently ignored. The error
+// names the parameter and lists the known ones.
+func CheckParams(u *url.URL, known ...string) error {
+	q := u.Query()
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		if !slices.Contains(known, name) {
+			return fmt.Errorf("unknown %s URL parameter %q (known: %s)", u.Scheme, name, strings.Join(known, ", "))
+		}
+	}
+	return nil
 }

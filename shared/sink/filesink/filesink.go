@@ -1,6 +1,7 @@
 // Package filesink stores each batch as one object file on local disk, the
 // embedded default sink: file:///var/data or file://relative/dir, with the
-// optional query parameters prefix and compression (gzip, zstd or none).
+// optional query parameters prefix and compression (gzip, zstd or none); any
+// other parameter is refused.
 //
 // A file is written under a hidden temporary name in its final directory,
 // synced, then renamed into place and the directory synced, so a reader never
@@ -29,6 +30,9 @@ func init() {
 		}
 		if dir == "" {
 			return nil, errors.New("file sink needs a directory: file:///abs/dir or file://relative/dir")
+		}
+		if err := sink.CheckParams(u, "prefix", "compression"); err != nil {
+			return nil, err
 		}
 		layout, err := objectlayout.Parse(u.Query().Get("prefix"), u.Query())
 		if err != nil {

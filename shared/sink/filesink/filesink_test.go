@@ -128,4 +128,10 @@ func TestOpenRejectsBadURL(t *testing.T) {
 			t.Errorf("Open(%q) succeeded", u)
 		}
 	}
+	// A misspelt parameter is refused, not silently ignored.
+	dir := t.TempDir()
+	_, err := sink.Open(context.Background(), "file://"+dir+"?compresion=zstd")
+	if want := `unknown file URL parameter "compresion" (known: prefix, compression)`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Open with compresion=zstd = %v, want an error mentioning %s", err, want)
+	}
 }

@@ -76,14 +76,10 @@ type Sink struct {
 // Open builds a Sink from a kafka:// URL. It makes no network call: the
 // client connects on the first Put.
 func Open(_ context.Context, u *url.URL) (sink.Sink, error) {
-	q := u.Query()
-	for name := range q {
-		switch name {
-		case "key", "client_id", "tls", "sasl_mechanism":
-		default:
-			return nil, fmt.Errorf("kafka: unknown URL parameter %q", name)
-		}
+	if err := sink.CheckParams(u, "key", "client_id", "tls", "sasl_mechanism"); err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
 	}
+	q := u.Query()
 	topic := strings.TrimPrefix(u.Path, "/")
 	if u.Host == "" || topic == "" || strings.Contains(topic, "/") {
 		return nil, errors.New("kafka: want kafka://broker1:9092,broker2:9092/topic")

@@ -74,10 +74,10 @@ type Sink struct {
 
 // Open builds an OSS sink from its URL. It makes no network call.
 func Open(ctx context.Context, u *url.URL) (sink.Sink, error) {
-	q := u.Query()
-	if err := checkParams(q); err != nil {
+	if err := sink.CheckParams(u, "region", "endpoint", "internal", "compression"); err != nil {
 		return nil, err
 	}
+	q := u.Query()
 	if u.Host == "" {
 		return nil, errors.New("oss URL needs a bucket: oss://bucket/prefix")
 	}
@@ -126,17 +126,6 @@ func config(q url.Values) (*oss.Config, error) {
 		cfg = cfg.WithEndpoint(endpoint)
 	}
 	return cfg, nil
-}
-
-var knownParams = map[string]bool{"region": true, "endpoint": true, "internal": true, "compression": true}
-
-func checkParams(q url.Values) error {
-	for k := range q {
-		if !knownParams[k] {
-			return fmt.Errorf("unknown oss URL parameter %q (known: region, endpoint, internal, compression)", k)
-		}
-	}
-	return nil
 }
 
 // envCredentials reads the credentials that Function Compute provides.

@@ -62,10 +62,10 @@ type Sink struct {
 
 // Open builds an S3 sink from its URL. It makes no network call.
 func Open(ctx context.Context, u *url.URL) (sink.Sink, error) {
-	q := u.Query()
-	if err := checkParams(q); err != nil {
+	if err := sink.CheckParams(u, "region", "endpoint", "path_style", "compression"); err != nil {
 		return nil, err
 	}
+	q := u.Query()
 	if u.Host == "" {
 		return nil, errors.New("s3 URL needs a bucket: s3://bucket/prefix")
 	}
@@ -128,17 +128,6 @@ func newRetryer() aws.Retryer {
 		o.RateLimiter = ratelimit.None
 		o.Retryables = retryables
 	})
-}
-
-var knownParams = map[string]bool{"region": true, "endpoint": true, "path_style": true, "compression": true}
-
-func checkParams(q url.Values) error {
-	for k := range q {
-		if !knownParams[k] {
-			return fmt.Errorf("unknown s3 URL parameter %q (known: region, endpoint, path_style, compression)", k)
-		}
-	}
-	return nil
 }
 
 func boolParam(q url.Values, name string, def bool) (bool, error) {

@@ -91,14 +91,10 @@ type Sink struct {
 
 // Open builds a Sink from an sqs:// URL. It makes no network call.
 func Open(ctx context.Context, u *url.URL) (sink.Sink, error) {
-	q := u.Query()
-	for name := range q {
-		switch name {
-		case "queue_url", "region", "endpoint", "max_message_bytes":
-		default:
-			return nil, fmt.Errorf("sqs: unknown URL parameter %q", name)
-		}
+	if err := sink.CheckParams(u, "queue_url", "region", "endpoint", "max_message_bytes"); err != nil {
+		return nil, fmt.Errorf("sqs: %w", err)
 	}
+	q := u.Query()
 	s := &Sink{maxMessageBytes: DefaultMaxMessageBytes, queue: queueURL{lock: make(chan struct{}, 1)}}
 	if err := s.setQueue(u.Host, q.Get("queue_url")); err != nil {
 		return nil, err
