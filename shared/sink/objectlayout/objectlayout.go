@@ -6,6 +6,9 @@ package objectlayout
 
 import (
 	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/url"
@@ -115,6 +118,13 @@ func (o *Object) Release() {
 	o.buf, o.Body = nil, nil
 }
 
+// ContentMD5 is the base64 MD5 digest of the body, the Content-MD5 header
+// with which S3 and OSS reject a body damaged on the way.
+func (o *Object) ContentMD5() string {
+	sum := md5.Sum(o.Body)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
 // maxPooledBuffer keeps one outsized batch from pinning memory in the pool.
 const maxPooledBuffer = 16 << 20
 
@@ -158,6 +168,26 @@ func (l Layout) Encode(b *sink.Batch) (*Object, error) {
 		}
 	}
 	return &Object{Key: l.Key(b), ContentType: l.ContentType(), Body: buf.Bytes(), buf: buf}, nil
+}
+
+// Upload is an object store's Put: unless ctx is already done, it encodes
+// the batch and hands the object to put, which sends it in one request.
+// Errors before put are prefixed with op ("s3 put"); put's are returned as
+// they are. The object's buffer is released only when put succeeds: after a
+// failed request the HTTP transport may still be reading the body.
+func (l Layout) Upload(ctx context.Context, op string, b *sink.Batch, put func(*Object) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s of request %s not tried: %w", op, b.RequestID, err)
+	}
+	obj, err := l.Encode(b)
+	if err != nil {
+		return fmt.Errorf("%s of request %s: %w", op, b.RequestID, err)
+	}
+	if err := put(obj); err != nil {
+		return err
+	}
+	obj.Release()
+	return nil
 }
 
 // Decode returns the NDJSON inside an object body, judging its compression

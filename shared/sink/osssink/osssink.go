@@ -28,8 +28,6 @@ package osssink
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -139,29 +137,20 @@ func envCredentials(context.Context) (credentials.Credentials, error) {
 
 // Put stores the batch as one object. It stores nothing when ctx is done.
 func (s *Sink) Put(ctx context.Context, b *sink.Batch) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("oss put of request %s not tried: %w", b.RequestID, err)
-	}
-	obj, err := s.layout.Encode(b)
-	if err != nil {
-		return fmt.Errorf("oss put of request %s: %w", b.RequestID, err)
-	}
-	sum := md5.Sum(obj.Body)
-	_, err = s.client.PutObject(ctx, &oss.PutObjectRequest{
-		Bucket:        &s.bucket,
-		Key:           &obj.Key,
-		Body:          bytes.NewReader(obj.Body),
-		ContentLength: oss.Ptr(int64(len(obj.Body))),
-		ContentType:   &obj.ContentType,
-		ContentMD5:    oss.Ptr(base64.StdEncoding.EncodeToString(sum[:])),
+	return s.layout.Upload(ctx, "oss put", b, func(obj *objectlayout.Object) error {
+		_, err := s.client.PutObject(ctx, &oss.PutObjectRequest{
+			Bucket:        &s.bucket,
+			Key:           &obj.Key,
+			Body:          bytes.NewReader(obj.Body),
+			ContentLength: oss.Ptr(int64(len(obj.Body))),
+			ContentType:   &obj.ContentType,
+			ContentMD5:    oss.Ptr(obj.ContentMD5()),
+		})
+		if err != nil {
+			return s.putError(obj.Key, err)
+		}
+		return nil
 	})
-	if err != nil {
-		// The buffer is not released: a failed request's body may still be
-		// read by the HTTP transport after PutObject returns.
-		return s.putError(obj.Key, err)
-	}
-	obj.Release()
-	return nil
 }
 
 // putError names the bucket, key and OSS error code, and marks the errors

@@ -26,8 +26,6 @@ package s3sink
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -144,29 +142,20 @@ func boolParam(q url.Values, name string, def bool) (bool, error) {
 
 // Put stores the batch as one object. It stores nothing when ctx is done.
 func (s *Sink) Put(ctx context.Context, b *sink.Batch) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("s3 put of request %s not tried: %w", b.RequestID, err)
-	}
-	obj, err := s.layout.Encode(b)
-	if err != nil {
-		return fmt.Errorf("s3 put of request %s: %w", b.RequestID, err)
-	}
-	sum := md5.Sum(obj.Body)
-	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:        &s.bucket,
-		Key:           &obj.Key,
-		Body:          bytes.NewReader(obj.Body),
-		ContentLength: aws.Int64(int64(len(obj.Body))),
-		ContentType:   &obj.ContentType,
-		ContentMD5:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+	return s.layout.Upload(ctx, "s3 put", b, func(obj *objectlayout.Object) error {
+		_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket:        &s.bucket,
+			Key:           &obj.Key,
+			Body:          bytes.NewReader(obj.Body),
+			ContentLength: aws.Int64(int64(len(obj.Body))),
+			ContentType:   &obj.ContentType,
+			ContentMD5:    aws.String(obj.ContentMD5()),
+		})
+		if err != nil {
+			return s.putError(obj.Key, err)
+		}
+		return nil
 	})
-	if err != nil {
-		// The buffer is not released: a failed request's body may still be
-		// read by the HTTP transport after PutObject returns.
-		return s.putError(obj.Key, err)
-	}
-	obj.Release()
-	return nil
 }
 
 // putError names the bucket, key and S3 error code, and marks the errors

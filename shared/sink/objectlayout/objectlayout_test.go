@@ -1,0 +1,52 @@
+package objectlayout_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/webtrack/webtrack/shared/sink"
+	"github.com/webtrack/webtrack/shared/sink/objectlayout"
+)
+
+func TestContentMD5(t *testing.T) {
+	l := objectlayout.Layout{Compression: objectlayout.None}
+	obj, err := l.Encode(&sink.Batch{RequestID: "R", NDJSON: []byte("{\"a\":1}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// openssl dgst -md5 -binary | base64, over the body {"a":1}\n
+	if got, want := obj.ContentMD5(), "RYj/N5e3jYGdhY+jvdgrCQ=="; got != want {
+		t.Errorf("ContentMD5 = %s, want %s", got, want)
+	}
+}
+
+func TestUpload(t *testing.T) {
+	l := objectlayout.Layout{Compression: objectlayout.Gzip}
+	b := &sink.Batch{RequestID: "REQ1", NDJSON: []byte("{\"a\":1}\n")}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := l.Upload(ctx, "test put", b, func(*objectlayout.Object) error {
+		t.Fatal("put called with a cancelled context")
+		return nil
+	})
+	if want := "test put of request REQ1 not tried: context canceled"; err == nil || err.Error() != want || !errors.Is(err, context.Canceled) {
+		t.Errorf("Upload with a cancelled context = %v, want %s", err, want)
+	}
+
+	failed := errors.New("refused")
+	var kept *objectlayout.Object
+	err = l.Upload(context.Background(), "test put", b, func(o *objectlayout.Object) error { kept = o; return failed })
+	if err != failed {
+		t.Errorf("Upload = %v, want put's error as it is", err)
+	}
+	if kept.Body == nil {
+		t.Error("the object of a failed put was released; the transport may still read it")
+	}
+
+	err = l.Upload(context.Background(), "test put", b, func(o *objectlayout.Object) error { kept = o; return nil })
+	if err != nil || kept.Body != nil {
+		t.Errorf("Upload = %v, body after success %d bytes; want nil and the object released", err, len(kept.Body))
+	}
+}
