@@ -1,7 +1,6 @@
 package kafkasink_test
 
 import (
-	"context"
 	"net"
 	"strconv"
 	"sync"
@@ -13,68 +12,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
 )
 
-// slack is how long past its deadline a failing Put may take to return.
-const slack = 500 * time.Millisecond
-
-// ledger keeps what Put acknowledged, to compare with what was stored.
-type ledger struct {
-	s     sink.Sink
-	acked map[string][]string
-}
-
-func newLedger(s sink.Sink) *ledger { return &ledger{s: s, acked: map[string][]string{}} }
-
-// put runs Put with deadline d, records the batch if acknowledged, and
-// returns how long Put took and its error.
-func (l *ledger) put(b *sink.Batch, d time.Duration) (time.Duration, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	start := time.Now()
-	err := l.s.Put(ctx, b)
-	if err == nil {
-		l.acked[b.RequestID] = sinktest.Lines(b)[b.RequestID]
-	}
-	return time.Since(start), err
-}
-
-func (l *ledger) mustPut(t *testing.T, b *sink.Batch, d time.Duration) {
-	t.Helper()
-	if _, err := l.put(b, d); err != nil {
-		t.Fatalf("Put %s: %v", b.RequestID, err)
-	}
-}
-
-// mustFailRetryably fails the test unless Put fails with a retryable error
-// within d plus slack.
-func (l *ledger) mustFailRetryably(t *testing.T, b *sink.Batch, d time.Duration) {
-	t.Helper()
-	took, err := l.put(b, d)
-	switch {
-	case err == nil:
-		t.Fatalf("Put %s succeeded against a failing broker", b.RequestID)
-	case !sink.IsRetryable(err):
-		t.Fatalf("Put %s: error is not retryable: %v", b.RequestID, err)
-	case took > d+slack:
-		t.Fatalf("Put %s took %v, past its %v deadline", b.RequestID, took, d)
-	}
-	t.Logf("Put %s failed after %v: %v", b.RequestID, took.Round(time.Millisecond), err)
-}
-
-// check asserts that the topic holds exactly what was acknowledged, once
-// deduplicated on (request id, entry) as consumers do, and logs how many
-// duplicates that took.
-func (l *ledger) check(t *testing.T, h sinktest.Harness, r *reader) {
-	t.Helper()
-	sinktest.Expect(t, h, l.acked)
-	lines := 0
-	for _, ls := range l.acked {
-		lines += len(ls)
-	}
-	t.Logf("acknowledged and stored: %d batches, %d lines; %d records read", len(l.acked), lines, len(r.records))
+// newLedger keeps what h's sink acknowledged; its Check also logs how many
+// records r read, duplicates too.
+func newLedger(h sinktest.Harness, r *reader) *sinktest.Ledger {
+	l := sinktest.NewLedger(h)
+	l.Received = func() int { return len(r.records) }
+	return l
 }
 
 // freePort returns a loopback port that nothing listens on.
@@ -91,13 +37,13 @@ func freePort(t *testing.T) int {
 func TestBrokerDown(t *testing.T) {
 	port := freePort(t)
 	h, r := newHarness(t, []string{"127.0.0.1:" + strconv.Itoa(port)}, "")
-	l := newLedger(h.Sink)
+	l := newLedger(h, r)
 	b := sinktest.NewBatch("REQ0000000000000000000070", 4096, 760)
-	l.mustFailRetryably(t, b, time.Second)
+	l.MustFailRetryably(t, b, time.Second)
 
 	newCluster(t, kfake.Ports(port)) // the broker comes up on that port
-	l.mustPut(t, b, 20*time.Second)
-	l.check(t, h, r)
+	l.MustPut(t, b, 20*time.Second)
+	l.Check(t)
 }
 
 // hangingListener accepts connections and never answers on them.
@@ -145,14 +91,14 @@ func TestBrokerHangs(t *testing.T) {
 	hl := newHangingListener(t)
 	port := hl.ln.Addr().(*net.TCPAddr).Port
 	h, r := newHarness(t, []string{hl.ln.Addr().String()}, "")
-	l := newLedger(h.Sink)
+	l := newLedger(h, r)
 	b := sinktest.NewBatch("REQ0000000000000000000071", 4096, 760)
-	l.mustFailRetryably(t, b, time.Second)
+	l.MustFailRetryably(t, b, time.Second)
 
 	hl.close() // the hung broker restarts and answers
 	newCluster(t, kfake.Ports(port))
-	l.mustPut(t, b, 20*time.Second)
-	l.check(t, h, r)
+	l.MustPut(t, b, 20*time.Second)
+	l.Check(t)
 }
 
 // injector answers Produce requests with errors, or holds them, instead of
@@ -242,33 +188,33 @@ func TestProduceErrors(t *testing.T) {
 	c := newCluster(t)
 	in := newInjector(c)
 	h, r := newHarness(t, c.ListenAddrs(), "")
-	l := newLedger(h.Sink)
+	l := newLedger(h, r)
 	b := sinktest.NewBatch("REQ0000000000000000000072", 4096, 760)
 
 	in.fail.Store(1 << 40) // errors past the deadline
-	l.mustFailRetryably(t, b, time.Second)
+	l.MustFailRetryably(t, b, time.Second)
 
 	in.fail.Store(4) // a few more, then the broker recovers
 	before := in.injected.Load()
-	l.mustPut(t, b, 20*time.Second)
+	l.MustPut(t, b, 20*time.Second)
 	if n := in.injected.Load() - before; n != 4 {
 		t.Errorf("%d errors injected after recovery began; want 4", n)
 	}
-	l.check(t, h, r)
+	l.Check(t)
 }
 
 func TestProduceHangs(t *testing.T) {
 	c := newCluster(t)
 	in := newInjector(c)
 	h, r := newHarness(t, c.ListenAddrs(), "")
-	l := newLedger(h.Sink)
-	l.mustPut(t, sinktest.NewBatch("REQ0000000000000000000073", 10, 100), 10*time.Second)
+	l := newLedger(h, r)
+	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000073", 10, 100), 10*time.Second)
 
 	in.setHold(true)
 	b := sinktest.NewBatch("REQ0000000000000000000074", 4096, 760)
-	l.mustFailRetryably(t, b, time.Second)
+	l.MustFailRetryably(t, b, time.Second)
 
 	in.setHold(false)
-	l.mustPut(t, b, 20*time.Second)
-	l.check(t, h, r)
+	l.MustPut(t, b, 20*time.Second)
+	l.Check(t)
 }

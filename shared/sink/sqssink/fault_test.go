@@ -2,7 +2,6 @@ package sqssink_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,12 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
 )
-
-// slack is how long past its deadline a failing Put may take to return.
-const slack = 500 * time.Millisecond
 
 // proxy is a loopback reverse proxy in front of the local SQS server that
 // can hang, throttle, or fail some messages of a SendMessageBatch.
@@ -184,79 +179,29 @@ func (p *proxy) forward(r *http.Request, in batchRequest, out *batchResponse) er
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
-// ledger keeps what Put acknowledged, to compare with what was stored.
-type ledger struct {
-	h     sinktest.Harness
-	acked map[string][]string
-}
-
-// put runs Put with deadline d, records the batch if acknowledged, and
-// returns the error and how long Put took.
-func (l *ledger) put(b *sink.Batch, d time.Duration) (time.Duration, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	start := time.Now()
-	err := l.h.Sink.Put(ctx, b)
-	if err == nil {
-		l.acked[b.RequestID] = sinktest.Lines(b)[b.RequestID]
-	}
-	return time.Since(start), err
-}
-
-// mustPut fails the test unless Put succeeds within d.
-func (l *ledger) mustPut(t *testing.T, b *sink.Batch, d time.Duration) {
-	t.Helper()
-	if _, err := l.put(b, d); err != nil {
-		t.Fatalf("Put %s: %v", b.RequestID, err)
-	}
-}
-
-// mustFailRetryably fails the test unless Put fails with a retryable error
-// within d plus slack.
-func (l *ledger) mustFailRetryably(t *testing.T, b *sink.Batch, d time.Duration) error {
-	t.Helper()
-	took, err := l.put(b, d)
-	switch {
-	case err == nil:
-		t.Fatalf("Put %s succeeded against a failing server", b.RequestID)
-	case !sink.IsRetryable(err):
-		t.Fatalf("Put %s: error is not retryable: %v", b.RequestID, err)
-	case took > d+slack:
-		t.Fatalf("Put %s took %v, past its %v deadline", b.RequestID, took, d)
-	}
-	t.Logf("Put %s failed after %v: %v", b.RequestID, took.Round(time.Millisecond), err)
-	return err
-}
-
-// check asserts that the store holds exactly what was acknowledged.
-func (l *ledger) check(t *testing.T) {
-	t.Helper()
-	sinktest.Expect(t, l.h, l.acked)
-	lines := 0
-	for _, ls := range l.acked {
-		lines += len(ls)
-	}
-	t.Logf("acknowledged and stored: %d batches, %d lines", len(l.acked), lines)
-}
-
-func newLedger(t *testing.T, endpoint string) (*ledger, *reader) {
+// newLedger opens a sink on a new queue through endpoint, and keeps what it
+// acknowledged; its Check also logs how many messages the reader received,
+// duplicates too.
+func newLedger(t *testing.T, endpoint string) (*sinktest.Ledger, *reader) {
 	h, r := newHarness(t, "", endpoint, "")
-	return &ledger{h: h, acked: map[string][]string{}}, r
+	l := sinktest.NewLedger(h)
+	l.Received = func() int { return r.messages }
+	return l, r
 }
 
 func TestServerDown(t *testing.T) {
 	p := newProxy(t, "127.0.0.1:0")
 	addr := p.srv.Listener.Addr().String()
 	l, _ := newLedger(t, p.srv.URL)
-	l.mustPut(t, sinktest.NewBatch("REQ0000000000000000000010", 10, 100), 10*time.Second)
+	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000010", 10, 100), 10*time.Second)
 
 	p.close() // connections are refused from now on
 	down := sinktest.NewBatch("REQ0000000000000000000011", 4096, 760)
-	l.mustFailRetryably(t, down, time.Second)
+	l.MustFailRetryably(t, down, time.Second)
 
 	newProxy(t, addr) // the server is back on the same address
-	l.mustPut(t, down, 10*time.Second)
-	l.check(t)
+	l.MustPut(t, down, 10*time.Second)
+	l.Check(t)
 }
 
 func TestServerDownBeforeQueueLookup(t *testing.T) {
@@ -268,29 +213,29 @@ func TestServerDownBeforeQueueLookup(t *testing.T) {
 	ln.Close()
 	l, _ := newLedger(t, "http://"+addr)
 	b := sinktest.NewBatch("REQ0000000000000000000012", 3, 100)
-	l.mustFailRetryably(t, b, time.Second)
+	l.MustFailRetryably(t, b, time.Second)
 
 	newProxy(t, addr)
-	l.mustPut(t, b, 10*time.Second)
-	l.check(t)
+	l.MustPut(t, b, 10*time.Second)
+	l.Check(t)
 }
 
 func TestThrottled(t *testing.T) {
 	p := newProxy(t, "127.0.0.1:0")
 	l, _ := newLedger(t, p.srv.URL)
-	l.mustPut(t, sinktest.NewBatch("REQ0000000000000000000019", 10, 100), 10*time.Second)
+	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000019", 10, 100), 10*time.Second)
 	b := sinktest.NewBatch("REQ0000000000000000000020", 4096, 760)
 
 	p.throttle.Store(1 << 40) // throttling past the deadline
-	l.mustFailRetryably(t, b, time.Second)
+	l.MustFailRetryably(t, b, time.Second)
 
 	p.throttle.Store(5) // a short burst, then the server recovers
 	before := p.requests.Load()
-	l.mustPut(t, b, 10*time.Second)
+	l.MustPut(t, b, 10*time.Second)
 	if n := p.requests.Load() - before; n < 6 {
 		t.Errorf("%d requests reached the proxy; want the 5 refused and the retries after them", n)
 	}
-	l.check(t)
+	l.Check(t)
 }
 
 func TestPartialBatchFailure(t *testing.T) {
@@ -299,8 +244,8 @@ func TestPartialBatchFailure(t *testing.T) {
 	b := sinktest.NewBatch("REQ0000000000000000000030", 4096, 760)
 
 	p.partial.Store(3) // three requests each lose their last message once
-	l.mustPut(t, b, 10*time.Second)
-	l.check(t)
+	l.MustPut(t, b, 10*time.Second)
+	l.Check(t)
 	parts := len(r.parts[b.RequestID])
 	if r.messages != parts {
 		t.Errorf("%d messages stored for %d parts: only failed messages should be sent again", r.messages, parts)
@@ -308,26 +253,26 @@ func TestPartialBatchFailure(t *testing.T) {
 
 	again := sinktest.NewBatch("REQ0000000000000000000031", 4096, 760)
 	p.partial.Store(1 << 40) // the same messages keep failing past the deadline
-	err := l.mustFailRetryably(t, again, time.Second)
+	err := l.MustFailRetryably(t, again, time.Second)
 	if !strings.Contains(err.Error(), "failed 1 of 1 messages") {
 		t.Errorf("error does not say which messages failed: %v", err)
 	}
 
 	p.partial.Store(0) // the client tries again once the server recovers
-	l.mustPut(t, again, 10*time.Second)
-	l.check(t)
+	l.MustPut(t, again, 10*time.Second)
+	l.Check(t)
 }
 
 func TestServerHangs(t *testing.T) {
 	p := newProxy(t, "127.0.0.1:0")
 	l, _ := newLedger(t, p.srv.URL)
-	l.mustPut(t, sinktest.NewBatch("REQ0000000000000000000040", 10, 100), 10*time.Second)
+	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000040", 10, 100), 10*time.Second)
 
 	p.setHang(true)
 	b := sinktest.NewBatch("REQ0000000000000000000041", 4096, 760)
-	l.mustFailRetryably(t, b, time.Second)
+	l.MustFailRetryably(t, b, time.Second)
 
 	p.setHang(false)
-	l.mustPut(t, b, 10*time.Second)
-	l.check(t)
+	l.MustPut(t, b, 10*time.Second)
+	l.Check(t)
 }

@@ -1,7 +1,6 @@
 package s3test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -13,9 +12,6 @@ import (
 
 // Opener opens the sink under test on an S3-compatible endpoint and bucket.
 type Opener func(t testing.TB, endpoint, bucket string) sink.Sink
-
-// slack is how far past its context's deadline a failing Put may return.
-const slack = 500 * time.Millisecond
 
 // RunFaults runs the fault tests: gofakes3 behind a Proxy that goes down,
 // throttles, hangs or damages bodies. After every step what the sink
@@ -69,9 +65,9 @@ func RunFaults(t *testing.T, open Opener) {
 	})
 	t.Run("NoSuchBucket", func(t *testing.T) {
 		f := newFixture(t, open)
-		s := open(t, f.proxy.Endpoint, "no-such-bucket")
+		l := sinktest.NewLedger(sinktest.Harness{Sink: open(t, f.proxy.Endpoint, "no-such-bucket"), Stored: f.srv.Stored})
 		b := sinktest.NewBatch("REQ0000000000000000000107", 1, 100)
-		err := put(s, b, 5*time.Second)
+		_, err := l.Put(b, 5*time.Second)
 		if err == nil || sink.IsRetryable(err) {
 			t.Fatalf("Put into a missing bucket: got %v, want an error that is not retryable", err)
 		}
@@ -80,66 +76,39 @@ func RunFaults(t *testing.T, open Opener) {
 				t.Errorf("error %q does not mention %q", err, want)
 			}
 		}
-		f.expect()
+		l.Check(t)
 	})
 }
 
-// fixture is a sink behind a proxy, and what it acknowledged.
+// fixture is a sink behind a proxy, and the ledger of what it acknowledged.
 type fixture struct {
-	t     *testing.T
-	srv   *Server
-	proxy *Proxy
-	sink  sink.Sink
-	acked map[string][]string
+	t      *testing.T
+	srv    *Server
+	proxy  *Proxy
+	ledger *sinktest.Ledger
 }
 
 func newFixture(t *testing.T, open Opener) *fixture {
 	srv := GoFakeS3(t, "webtrack-faults")
 	p := NewProxy(t, srv)
-	return &fixture{t: t, srv: srv, proxy: p, sink: open(t, p.Endpoint, srv.Bucket), acked: map[string][]string{}}
-}
-
-func put(s sink.Sink, b *sink.Batch, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return s.Put(ctx, b)
+	h := sinktest.Harness{Sink: open(t, p.Endpoint, srv.Bucket), Stored: srv.Stored}
+	return &fixture{t: t, srv: srv, proxy: p, ledger: sinktest.NewLedger(h)}
 }
 
 // putSucceeds puts b with a generous deadline and checks it is stored.
 func (f *fixture) putSucceeds(b *sink.Batch) {
 	f.t.Helper()
-	if err := put(f.sink, b, 20*time.Second); err != nil {
-		f.t.Fatalf("Put %s: %v", b.RequestID, err)
-	}
-	f.acked[b.RequestID] = sinktest.Lines(b)[b.RequestID]
-	f.expect()
+	f.ledger.MustPut(f.t, b, 20*time.Second)
+	f.ledger.Check(f.t)
 }
 
-// putFails puts b and checks it fails in time, retryably, storing nothing.
+// putFails puts b and checks it fails in time, retryably, as
+// sink.ErrUnavailable, storing nothing.
 func (f *fixture) putFails(b *sink.Batch, timeout time.Duration) {
 	f.t.Helper()
-	start := time.Now()
-	err := put(f.sink, b, timeout)
-	elapsed := time.Since(start)
-	if err == nil {
-		f.acked[b.RequestID] = sinktest.Lines(b)[b.RequestID]
-		f.t.Fatalf("Put %s succeeded, want a retryable error", b.RequestID)
-	}
-	if !sink.IsRetryable(err) {
-		f.t.Errorf("Put %s: error is not retryable: %v", b.RequestID, err)
-	}
+	err := f.ledger.MustFailRetryably(f.t, b, timeout)
 	if !errors.Is(err, sink.ErrUnavailable) {
 		f.t.Errorf("Put %s: error does not wrap sink.ErrUnavailable: %v", b.RequestID, err)
 	}
-	if elapsed > timeout+slack {
-		f.t.Errorf("Put %s returned after %v, past its %v deadline", b.RequestID, elapsed, timeout)
-	}
-	f.t.Logf("failed after %v as expected: %v", elapsed.Round(time.Millisecond), err)
-	f.expect()
-}
-
-// expect checks that the bucket holds exactly what was acknowledged.
-func (f *fixture) expect() {
-	f.t.Helper()
-	sinktest.Expect(f.t, sinktest.Harness{Sink: f.sink, Stored: f.srv.Stored}, f.acked)
+	f.ledger.Check(f.t)
 }
