@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"github.com/webtrack/webtrack/shared/processor"
 	"github.com/webtrack/webtrack/shared/sink/filesink"
 	"github.com/webtrack/webtrack/shared/sink/objectlayout"
+	"github.com/webtrack/webtrack/shared/sink/sinktest"
 )
 
 // Roundtrip sends req through a front door to p and returns the response as
@@ -129,35 +129,23 @@ func RunCase(t *testing.T, c Case, rt Roundtrip) {
 // ReadObjects reads every object a file sink stored under dir.
 func ReadObjects(t testing.TB, dir string) []Object {
 	t.Helper()
+	files, err := sinktest.ReadFiles(dir, "project=default") // BreakStorage's plain file
+	if err != nil {
+		t.Fatalf("reading stored objects: %v", err)
+	}
 	var objects []Object
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == "project=default" {
-			return err
-		}
-		body, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		nd, err := objectlayout.Decode(path, body)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		o := Object{Key: filepath.ToSlash(rel)}
-		dec := json.NewDecoder(bytes.NewReader(nd))
+	for _, f := range files {
+		o := Object{Key: f.Key}
+		dec := json.NewDecoder(bytes.NewReader(f.NDJSON))
 		dec.UseNumber()
 		for dec.More() {
 			var line map[string]any
 			if err := dec.Decode(&line); err != nil {
-				return err
+				t.Fatalf("reading stored objects: %s: %v", f.Key, err)
 			}
 			o.Lines = append(o.Lines, line)
 		}
 		objects = append(objects, o)
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("reading stored objects: %v", err)
 	}
 	return objects
 }

@@ -2,7 +2,6 @@ package filesink_test
 
 import (
 	"context"
-	"errors"
 	"io/fs"
 	"net/url"
 	"os"
@@ -25,37 +24,9 @@ func harness(t *testing.T, query string) sinktest.Harness {
 	}
 	t.Cleanup(func() { s.Close() })
 	return sinktest.Harness{Sink: s, Stored: func(context.Context) (map[string][]string, error) {
-		return ReadStored(dir)
+		objects, err := sinktest.ReadFiles(dir)
+		return sinktest.ByRequest(objects), err
 	}}
-}
-
-// ReadStored reads every object under dir back into lines by request id.
-func ReadStored(dir string) (map[string][]string, error) {
-	got := map[string][]string{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		if strings.HasPrefix(d.Name(), ".") {
-			return errors.New("temporary file left behind: " + path)
-		}
-		body, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		nd, err := objectlayout.Decode(path, body)
-		if err != nil {
-			return err
-		}
-		id := objectlayout.RequestID(path)
-		for _, l := range strings.SplitAfter(string(nd), "\n") {
-			if l != "" {
-				got[id] = append(got[id], strings.TrimSuffix(l, "\n"))
-			}
-		}
-		return nil
-	})
-	return got, err
 }
 
 func TestConformanceGzip(t *testing.T) {

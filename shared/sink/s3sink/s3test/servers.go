@@ -23,6 +23,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/webtrack/webtrack/shared/sink/objectlayout"
+	"github.com/webtrack/webtrack/shared/sink/sinktest"
 )
 
 // Server is a running S3-compatible server with one bucket.
@@ -130,18 +131,15 @@ func (s *Server) Stored(ctx context.Context) (map[string][]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	got := map[string][]string{}
+	objects := make([]sinktest.Object, 0, len(keys))
 	for _, key := range keys {
 		nd, err := s.read(ctx, key)
 		if err != nil {
 			return nil, err
 		}
-		id := objectlayout.RequestID(key)
-		for line := range strings.Lines(string(nd)) {
-			got[id] = append(got[id], strings.TrimSuffix(line, "\n"))
-		}
+		objects = append(objects, sinktest.Object{Key: key, NDJSON: nd})
 	}
-	return got, nil
+	return sinktest.ByRequest(objects), nil
 }
 
 func (s *Server) read(ctx context.Context, key string) ([]byte, error) {
