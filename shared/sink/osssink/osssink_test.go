@@ -2,7 +2,6 @@ package osssink_test
 
 import (
 	"context"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -15,48 +14,26 @@ import (
 // No local server checks OSS signatures: these tests run against gofakes3,
 // which answers PutObject as OSS does, addressed path-style by its IP.
 
-func useCredentials(t testing.TB) {
-	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "fake-key")
-	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "fake-secret")
+// useCredentials gives the sink these keys and a security token.
+func useCredentials(t testing.TB, accessKey, secretKey string) {
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", accessKey)
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secretKey)
 	t.Setenv("ALIBABA_CLOUD_SECURITY_TOKEN", "fake-token")
 }
 
-// openSink opens oss://bucket/prefix on endpoint through the sink registry.
-func openSink(t testing.TB, endpoint, bucket, query string) sink.Sink {
-	t.Helper()
-	raw := "oss://" + bucket + "/logs/webtrack?region=cn-hangzhou&endpoint=" + url.QueryEscape(endpoint)
-	if query != "" {
-		raw += "&" + query
-	}
-	s, err := sink.Open(context.Background(), raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
+// driver opens the OSS sink on the test servers.
+var driver = s3test.Driver{Scheme: "oss", Region: "cn-hangzhou", UseCredentials: useCredentials}
 
 func TestConformanceGoFakeS3(t *testing.T) {
-	for _, c := range []string{"gzip", "zstd", "none"} {
-		t.Run(c, func(t *testing.T) {
-			sinktest.Run(t, func(t *testing.T) sinktest.Harness {
-				useCredentials(t)
-				srv := s3test.GoFakeS3(t, "webtrack")
-				return sinktest.Harness{Sink: openSink(t, srv.Endpoint, srv.Bucket, "compression="+c), Stored: srv.Stored}
-			})
-		})
-	}
+	s3test.RunConformance(t, driver)
 }
 
 func TestFaults(t *testing.T) {
-	s3test.RunFaults(t, func(t testing.TB, endpoint, bucket string) sink.Sink {
-		useCredentials(t)
-		return openSink(t, endpoint, bucket, "")
-	})
+	s3test.RunFaults(t, driver)
 }
 
 func TestOpenRejectsBadURLs(t *testing.T) {
-	useCredentials(t)
+	useCredentials(t, "fake-key", "fake-secret")
 	t.Setenv("FC_REGION", "")
 	for _, c := range []struct{ url, want string }{
 		{"oss:///prefix?region=cn-hangzhou", "needs a bucket"},
@@ -65,10 +42,7 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 		{"oss://b?region=cn-hangzhou&compression=lz4", `compression "lz4"`},
 		{"oss://b", "region unknown"},
 	} {
-		_, err := sink.Open(context.Background(), c.url)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("Open(%q) = %v, want an error mentioning %q", c.url, err, c.want)
-		}
+		sinktest.OpenFails(t, c.url, c.want)
 	}
 }
 
@@ -81,23 +55,10 @@ func TestOpenNeedsCredentials(t *testing.T) {
 }
 
 func TestOpenMakesNoNetworkCall(t *testing.T) {
-	useCredentials(t)
-	openSink(t, "http://127.0.0.1:1", "b", "internal=true")
+	useCredentials(t, "fake-key", "fake-secret")
+	driver.Open(t, "http://127.0.0.1:1", "b", "internal=true")
 }
 
 func BenchmarkPut3MiB(b *testing.B) {
-	b.Run("gofakes3", func(b *testing.B) {
-		useCredentials(b)
-		srv := s3test.GoFakeS3(b, "webtrack")
-		s := openSink(b, srv.Endpoint, srv.Bucket, "")
-		batch := sinktest.NewBatch("REQ0000000000000000000301", 4096, 760)
-		b.SetBytes(int64(len(batch.NDJSON)))
-		b.ReportAllocs()
-		ctx := context.Background()
-		for b.Loop() {
-			if err := s.Put(ctx, batch); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("gofakes3", func(b *testing.B) { s3test.BenchmarkPut(b, driver, s3test.GoFakeS3(b, "webtrack")) })
 }

@@ -2,7 +2,6 @@ package s3sink_test
 
 import (
 	"context"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -26,47 +25,21 @@ func useCredentials(t testing.TB, accessKey, secretKey string) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 }
 
-// openSink opens s3://bucket/prefix on endpoint through the sink registry.
-func openSink(t testing.TB, endpoint, bucket, query string) sink.Sink {
-	t.Helper()
-	raw := "s3://" + bucket + "/logs/webtrack?region=us-east-1&endpoint=" + url.QueryEscape(endpoint)
-	if query != "" {
-		raw += "&" + query
-	}
-	s, err := sink.Open(context.Background(), raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-func harness(t *testing.T, srv *s3test.Server, query string) sinktest.Harness {
-	useCredentials(t, srv.AccessKey, srv.SecretKey)
-	return sinktest.Harness{Sink: openSink(t, srv.Endpoint, srv.Bucket, query), Stored: srv.Stored}
-}
+// driver opens the S3 sink on the test servers.
+var driver = s3test.Driver{Scheme: "s3", Region: "us-east-1", UseCredentials: useCredentials}
 
 func TestConformanceGoFakeS3(t *testing.T) {
-	for _, c := range []string{"gzip", "zstd", "none"} {
-		t.Run(c, func(t *testing.T) {
-			sinktest.Run(t, func(t *testing.T) sinktest.Harness {
-				return harness(t, s3test.GoFakeS3(t, "webtrack"), "compression="+c)
-			})
-		})
-	}
+	s3test.RunConformance(t, driver)
 }
 
 func TestConformanceVersitygw(t *testing.T) {
 	sinktest.Run(t, func(t *testing.T) sinktest.Harness {
-		return harness(t, s3test.Versitygw(t, "webtrack"), "")
+		return driver.Harness(t, s3test.Versitygw(t, "webtrack"), "")
 	})
 }
 
 func TestFaults(t *testing.T) {
-	s3test.RunFaults(t, func(t testing.TB, endpoint, bucket string) sink.Sink {
-		useCredentials(t, "fake-key", "fake-secret")
-		return openSink(t, endpoint, bucket, "")
-	})
+	s3test.RunFaults(t, driver)
 }
 
 func TestWrongCredentialsVersitygw(t *testing.T) {
@@ -77,7 +50,7 @@ func TestWrongCredentialsVersitygw(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			useCredentials(t, keys[0], keys[1])
-			s := openSink(t, srv.Endpoint, srv.Bucket, "")
+			s := driver.Open(t, srv.Endpoint, srv.Bucket, "")
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			err := s.Put(ctx, sinktest.NewBatch("REQ0000000000000000000201", 1, 100))
@@ -116,37 +89,20 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 		{"s3://b?region=us-east-1&compression=lz4", `compression "lz4"`},
 		{"s3://b", "region unknown"},
 	} {
-		_, err := sink.Open(context.Background(), c.url)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("Open(%q) = %v, want an error mentioning %q", c.url, err, c.want)
-		}
+		sinktest.OpenFails(t, c.url, c.want)
 	}
 }
 
 func TestOpenMakesNoNetworkCall(t *testing.T) {
 	useCredentials(t, "k", "s")
 	// Nothing listens on a closed port; Open must still succeed.
-	s := openSink(t, "http://127.0.0.1:1", "b", "")
+	s := driver.Open(t, "http://127.0.0.1:1", "b", "")
 	if s == nil {
 		t.Fatal("no sink")
 	}
 }
 
 func BenchmarkPut3MiB(b *testing.B) {
-	b.Run("gofakes3", func(b *testing.B) { benchmarkPut(b, s3test.GoFakeS3(b, "webtrack")) })
-	b.Run("versitygw", func(b *testing.B) { benchmarkPut(b, s3test.Versitygw(b, "webtrack")) })
-}
-
-func benchmarkPut(b *testing.B, srv *s3test.Server) {
-	useCredentials(b, srv.AccessKey, srv.SecretKey)
-	s := openSink(b, srv.Endpoint, srv.Bucket, "")
-	batch := sinktest.NewBatch("REQ0000000000000000000301", 4096, 760)
-	b.SetBytes(int64(len(batch.NDJSON)))
-	b.ReportAllocs()
-	ctx := context.Background()
-	for b.Loop() {
-		if err := s.Put(ctx, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
+	b.Run("gofakes3", func(b *testing.B) { s3test.BenchmarkPut(b, driver, s3test.GoFakeS3(b, "webtrack")) })
+	b.Run("versitygw", func(b *testing.B) { s3test.BenchmarkPut(b, driver, s3test.Versitygw(b, "webtrack")) })
 }

@@ -191,3 +191,17 @@ func Lines(b *sink.Batch) map[string][]string {
 	}
 	return map[string][]string{b.RequestID: lines}
 }
+
+// OpenFails fails the test unless sink.Open refuses rawURL with an error
+// that mentions want; want "" accepts any error.
+func OpenFails(t testing.TB, rawURL, want string) {
+	t.Helper()
+	s, err := sink.Open(context.Background(), rawURL)
+	switch {
+	case err == nil:
+		s.Close()
+		t.Errorf("Open(%q) succeeded, want an error mentioning %q", rawURL, want)
+	case !strings.Contains(err.Error(), want):
+		t.Errorf("Open(%q) = %v, want an error mentioning %q", rawURL, err, want)
+	}
+}

@@ -231,12 +231,10 @@ func TestOpenErrors(t *testing.T) {
 		"sqs://q?max_message_bytes=100",
 		"sqs://q?max_message_bytes=2000000",
 		"sqs://q?max_message_bytes=big",
-		"sqs://q?regoin=us-east-1",
 	} {
-		if _, err := sink.Open(context.Background(), u); err == nil {
-			t.Errorf("Open(%q) succeeded", u)
-		}
+		sinktest.OpenFails(t, u, "")
 	}
+	sinktest.OpenFails(t, "sqs://q?regoin=us-east-1", `unknown sqs URL parameter "regoin" (known: queue_url, region, endpoint, max_message_bytes)`)
 }
 
 func TestEmptyBatchSendsNothing(t *testing.T) {

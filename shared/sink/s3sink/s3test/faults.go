@@ -10,15 +10,12 @@ import (
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
 )
 
-// Opener opens the sink under test on an S3-compatible endpoint and bucket.
-type Opener func(t testing.TB, endpoint, bucket string) sink.Sink
-
 // RunFaults runs the fault tests: gofakes3 behind a Proxy that goes down,
 // throttles, hangs or damages bodies. After every step what the sink
 // acknowledged must be exactly what the bucket holds.
-func RunFaults(t *testing.T, open Opener) {
+func RunFaults(t *testing.T, d Driver) {
 	t.Run("ServerDown", func(t *testing.T) {
-		f := newFixture(t, open)
+		f := newFixture(t, d)
 		f.proxy.Down()
 		b := sinktest.NewBatch("REQ0000000000000000000101", 10, 200)
 		f.putFails(b, 3*time.Second)
@@ -28,7 +25,7 @@ func RunFaults(t *testing.T, open Opener) {
 		f.putSucceeds(b)
 	})
 	t.Run("BriefThrottling", func(t *testing.T) {
-		f := newFixture(t, open)
+		f := newFixture(t, d)
 		f.proxy.Throttle(2)
 		f.putSucceeds(sinktest.NewBatch("REQ0000000000000000000102", 10, 200))
 		if n := f.proxy.Requests(); n != 3 {
@@ -36,7 +33,7 @@ func RunFaults(t *testing.T, open Opener) {
 		}
 	})
 	t.Run("LastingThrottling", func(t *testing.T) {
-		f := newFixture(t, open)
+		f := newFixture(t, d)
 		f.proxy.Throttle(-1)
 		b := sinktest.NewBatch("REQ0000000000000000000103", 10, 200)
 		f.putFails(b, 3*time.Second)
@@ -47,7 +44,7 @@ func RunFaults(t *testing.T, open Opener) {
 		f.putSucceeds(b)
 	})
 	t.Run("HangingServer", func(t *testing.T) {
-		f := newFixture(t, open)
+		f := newFixture(t, d)
 		f.putSucceeds(sinktest.NewBatch("REQ0000000000000000000104", 1, 100)) // leaves a kept-alive connection
 		f.proxy.Hang()
 		b := sinktest.NewBatch("REQ0000000000000000000105", 10, 200)
@@ -56,7 +53,7 @@ func RunFaults(t *testing.T, open Opener) {
 		f.putSucceeds(b)
 	})
 	t.Run("CorruptBodyRejectedThenRetried", func(t *testing.T) {
-		f := newFixture(t, open)
+		f := newFixture(t, d)
 		f.proxy.Corrupt(1)
 		f.putSucceeds(sinktest.NewBatch("REQ0000000000000000000106", 100, 200))
 		if n := f.proxy.Requests(); n != 2 {
@@ -64,8 +61,8 @@ func RunFaults(t *testing.T, open Opener) {
 		}
 	})
 	t.Run("NoSuchBucket", func(t *testing.T) {
-		f := newFixture(t, open)
-		l := sinktest.NewLedger(sinktest.Harness{Sink: open(t, f.proxy.Endpoint, "no-such-bucket"), Stored: f.srv.Stored})
+		f := newFixture(t, d)
+		l := sinktest.NewLedger(sinktest.Harness{Sink: d.Open(t, f.proxy.Endpoint, "no-such-bucket", ""), Stored: f.srv.Stored})
 		b := sinktest.NewBatch("REQ0000000000000000000107", 1, 100)
 		_, err := l.Put(b, 5*time.Second)
 		if err == nil || sink.IsRetryable(err) {
@@ -88,10 +85,11 @@ type fixture struct {
 	ledger *sinktest.Ledger
 }
 
-func newFixture(t *testing.T, open Opener) *fixture {
+func newFixture(t *testing.T, d Driver) *fixture {
 	srv := GoFakeS3(t, "webtrack-faults")
 	p := NewProxy(t, srv)
-	h := sinktest.Harness{Sink: open(t, p.Endpoint, srv.Bucket), Stored: srv.Stored}
+	d.UseCredentials(t, srv.AccessKey, srv.SecretKey)
+	h := sinktest.Harness{Sink: d.Open(t, p.Endpoint, srv.Bucket, ""), Stored: srv.Stored}
 	return &fixture{t: t, srv: srv, proxy: p, ledger: sinktest.NewLedger(h)}
 }
 
