@@ -105,10 +105,11 @@ func TestBrokerHangs(t *testing.T) {
 // the cluster.
 type injector struct {
 	c        *kfake.Cluster
-	fail     atomic.Int64 // answer this many next Produce requests with errors
+	fail     sinktest.Countdown // answer this many next Produce requests with errors
 	injected atomic.Int64
-	mu       sync.Mutex
-	hold     chan struct{} // while set, Produce requests wait for it to close
+	// hold makes Produce requests wait, then answers them with a time-out
+	// error once released, as a broker that was stuck does on recovering.
+	hold sinktest.Gate
 }
 
 func newInjector(c *kfake.Cluster) *injector {
@@ -119,11 +120,11 @@ func newInjector(c *kfake.Cluster) *injector {
 
 func (in *injector) control(req kmsg.Request) (kmsg.Response, error, bool) {
 	in.c.KeepControl()
-	if hold := in.holding(); hold != nil {
+	if hold := in.hold.Held(); hold != nil {
 		in.c.SleepControl(func() { <-hold })
 		return produceError(req.(*kmsg.ProduceRequest), kerr.RequestTimedOut), nil, true
 	}
-	if !take(&in.fail) {
+	if !in.fail.Take() {
 		return nil, nil, false
 	}
 	code := kerr.NotLeaderForPartition
@@ -131,39 +132,6 @@ func (in *injector) control(req kmsg.Request) (kmsg.Response, error, bool) {
 		code = kerr.RequestTimedOut
 	}
 	return produceError(req.(*kmsg.ProduceRequest), code), nil, true
-}
-
-func (in *injector) holding() chan struct{} {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.hold
-}
-
-// setHold makes Produce requests wait, or releases them with a time-out
-// error, as a broker that was stuck answers once it recovers.
-func (in *injector) setHold(on bool) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	switch {
-	case on && in.hold == nil:
-		in.hold = make(chan struct{})
-	case !on && in.hold != nil:
-		close(in.hold)
-		in.hold = nil
-	}
-}
-
-// take decrements n if it is positive and says whether it did.
-func take(n *atomic.Int64) bool {
-	for {
-		v := n.Load()
-		if v <= 0 {
-			return false
-		}
-		if n.CompareAndSwap(v, v-1) {
-			return true
-		}
-	}
 }
 
 // produceError answers every partition of req with the error err.
@@ -210,11 +178,11 @@ func TestProduceHangs(t *testing.T) {
 	l := newLedger(h, r)
 	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000073", 10, 100), 10*time.Second)
 
-	in.setHold(true)
+	in.hold.Hold()
 	b := sinktest.NewBatch("REQ0000000000000000000074", 4096, 760)
 	l.MustFailRetryably(t, b, time.Second)
 
-	in.setHold(false)
+	in.hold.Release()
 	l.MustPut(t, b, 20*time.Second)
 	l.Check(t)
 }

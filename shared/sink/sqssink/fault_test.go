@@ -12,7 +12,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,11 +25,10 @@ type proxy struct {
 	srv      *httptest.Server
 	upstream *httputil.ReverseProxy
 	target   string
-	requests atomic.Int64 // requests seen
-	throttle atomic.Int64 // answer this many next requests with 503 or throttling
-	partial  atomic.Int64 // fail the last message of this many next SendMessageBatch
-	mu       sync.Mutex
-	hang     chan struct{} // while set, requests wait until it is closed
+	requests atomic.Int64       // requests seen
+	throttle sinktest.Countdown // answer this many next requests with 503 or throttling
+	partial  sinktest.Countdown // fail the last message of this many next SendMessageBatch
+	hang     sinktest.Gate      // while held, requests wait without an answer
 }
 
 // newProxy starts a proxy on addr ("127.0.0.1:0" for any port).
@@ -55,32 +53,13 @@ func newProxy(t *testing.T, addr string) *proxy {
 
 // close stops the proxy: connections to it are refused from then on.
 func (p *proxy) close() {
-	p.setHang(false)
+	p.hang.Release()
 	p.srv.Close()
-}
-
-// setHang makes requests wait without an answer, or releases them.
-func (p *proxy) setHang(on bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch {
-	case on && p.hang == nil:
-		p.hang = make(chan struct{})
-	case !on && p.hang != nil:
-		close(p.hang)
-		p.hang = nil
-	}
-}
-
-func (p *proxy) hanging() chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.hang
 }
 
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := p.requests.Add(1)
-	if hang := p.hanging(); hang != nil {
+	if hang := p.hang.Held(); hang != nil {
 		select {
 		case <-hang:
 		case <-r.Context().Done():
@@ -88,25 +67,12 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	switch {
-	case take(&p.throttle):
+	case p.throttle.Take():
 		refuse(w, n)
-	case r.Header.Get("X-Amz-Target") == "AmazonSQS.SendMessageBatch" && take(&p.partial):
+	case r.Header.Get("X-Amz-Target") == "AmazonSQS.SendMessageBatch" && p.partial.Take():
 		p.failLast(w, r)
 	default:
 		p.upstream.ServeHTTP(w, r)
-	}
-}
-
-// take decrements n if it is positive and says whether it did.
-func take(n *atomic.Int64) bool {
-	for {
-		v := n.Load()
-		if v <= 0 {
-			return false
-		}
-		if n.CompareAndSwap(v, v-1) {
-			return true
-		}
 	}
 }
 
@@ -268,11 +234,11 @@ func TestServerHangs(t *testing.T) {
 	l, _ := newLedger(t, p.srv.URL)
 	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000040", 10, 100), 10*time.Second)
 
-	p.setHang(true)
+	p.hang.Hold()
 	b := sinktest.NewBatch("REQ0000000000000000000041", 4096, 760)
 	l.MustFailRetryably(t, b, time.Second)
 
-	p.setHang(false)
+	p.hang.Release()
 	l.MustPut(t, b, 10*time.Second)
 	l.Check(t)
 }
