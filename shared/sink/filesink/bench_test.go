@@ -18,14 +18,7 @@ func BenchmarkPut3MiB(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			batch := sinktest.NewBatch("REQ0000000000000000000001", 4096, 760)
-			b.SetBytes(int64(len(batch.NDJSON)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := s.Put(context.Background(), batch); err != nil {
-					b.Fatal(err)
-				}
-			}
+			sinktest.BenchmarkPut(b, s)
 		})
 	}
 }

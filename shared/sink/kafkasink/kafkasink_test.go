@@ -205,15 +205,7 @@ func TestOpenErrors(t *testing.T) {
 func BenchmarkPut3MiB(b *testing.B) {
 	c := newCluster(b)
 	h, _ := newHarness(b, c.ListenAddrs(), "")
-	batch := sinktest.NewBatch("REQ0000000000000000000001", 4096, 760)
-	b.SetBytes(int64(len(batch.NDJSON)))
-	b.ReportAllocs()
-	ctx := context.Background()
-	for b.Loop() {
-		if err := h.Sink.Put(ctx, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
+	sinktest.BenchmarkPut(b, h.Sink)
 }
 
 func TestEmptyBatchSendsNothing(t *testing.T) {

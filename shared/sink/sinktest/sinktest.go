@@ -205,3 +205,17 @@ func OpenFails(t testing.TB, rawURL, want string) {
 		t.Errorf("Open(%q) = %v, want an error mentioning %q", rawURL, err, want)
 	}
 }
+
+// BenchmarkPut stores the same 3 MiB, 4,096-entry batch with s once per
+// operation: every sink's BenchmarkPut3MiB.
+func BenchmarkPut(b *testing.B, s sink.Sink) {
+	batch := NewBatch("REQ0000000000000000000001", 4096, 760)
+	b.SetBytes(int64(len(batch.NDJSON)))
+	b.ReportAllocs()
+	ctx := context.Background()
+	for b.Loop() {
+		if err := s.Put(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

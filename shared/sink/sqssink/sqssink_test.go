@@ -147,17 +147,9 @@ func (r *reader) batches() map[string][]string {
 
 func BenchmarkPut3MiB(b *testing.B) {
 	h, r := newHarness(b, "", serverEndpoint(b), "")
-	batch := sinktest.NewBatch("REQ0000000000000000000001", 4096, 760)
-	b.SetBytes(int64(len(batch.NDJSON)))
-	b.ReportAllocs()
-	ctx := context.Background()
-	for b.Loop() {
-		if err := h.Sink.Put(ctx, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
+	sinktest.BenchmarkPut(b, h.Sink)
 	b.StopTimer()
-	if _, err := r.stored(ctx); err != nil { // drain the queue
+	if _, err := r.stored(context.Background()); err != nil { // drain the queue
 		b.Fatal(err)
 	}
 }

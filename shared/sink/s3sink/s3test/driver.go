@@ -57,18 +57,9 @@ func RunConformance(t *testing.T, d Driver) {
 	}
 }
 
-// BenchmarkPut stores a 3 MiB, 4,096-entry batch per operation on srv.
+// BenchmarkPut runs sinktest.BenchmarkPut on srv.
 func BenchmarkPut(b *testing.B, d Driver, srv *Server) {
-	s := d.Harness(b, srv, "").Sink
-	batch := sinktest.NewBatch("REQ0000000000000000000301", 4096, 760)
-	b.SetBytes(int64(len(batch.NDJSON)))
-	b.ReportAllocs()
-	ctx := context.Background()
-	for b.Loop() {
-		if err := s.Put(ctx, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
+	sinktest.BenchmarkPut(b, d.Harness(b, srv, "").Sink)
 }
 
 // CheckEndpoints opens each URL in want with open and fails the test unless
