@@ -1,6 +1,10 @@
 // Package sinktest is the conformance suite that every sink passes against a
 // real server: what Put acknowledges is stored, whole and byte for byte, and
 // nothing is stored for a Put that failed.
+//
+// It also holds what the sinks' own tests share: the Ledger of the fault
+// tests and the Countdown and Gate of their fault injectors, ReadFiles and
+// ByRequest for reading stored objects back, OpenFails and BenchmarkPut.
 package sinktest
 
 import (
