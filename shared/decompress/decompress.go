@@ -66,7 +66,7 @@ func (d *Decoder) Decode(body []byte, compressType, rawSize string, limit int) (
 
 func (d *Decoder) lz4(body []byte, size, limit int) ([]byte, *apierror.Error) {
 	d.buf.Reset()
-	d.buf.Grow(size)
+	d.buf.Grow(size + 1) // never a nil slice: the decoder dereferences even an empty one
 	dst := d.buf.AvailableBuffer()[:size]
 	n, err := lz4.UncompressBlock(body, dst)
 	if err == nil && n == size {

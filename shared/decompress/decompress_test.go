@@ -84,3 +84,17 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestEmptyBodies(t *testing.T) {
+	var d decompress.Decoder
+	// An LZ4 block of no bytes is a single zero token.
+	if out, err := d.Decode([]byte{0}, "lz4", "0", limit); err != nil || len(out) != 0 {
+		t.Errorf("empty lz4 block: %q %v", out, err)
+	}
+	if _, err := d.Decode([]byte("0000"), "lz4", "0", limit); err == nil {
+		t.Error("garbage declared as an empty lz4 body was accepted")
+	}
+	if out, err := d.Decode(processortest.Deflate(nil), "deflate", "0", limit); err != nil || len(out) != 0 {
+		t.Errorf("empty deflate stream: %q %v", out, err)
+	}
+}
