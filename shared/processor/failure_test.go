@@ -90,3 +90,27 @@ func TestFunctionDeadlineBoundsTheStore(t *testing.T) {
 		t.Errorf("answered after %v: the response margin before the 400ms deadline was not kept", elapsed)
 	}
 }
+
+// panickingSink stands for a bug met on the request path.
+type panickingSink struct{}
+
+func (panickingSink) Put(context.Context, *sink.Batch) error { panic("bug") }
+func (panickingSink) Close() error                           { return nil }
+
+func TestPanicAnswers500AndIsLogged(t *testing.T) {
+	var logs bytes.Buffer
+	p := processor.New(processortest.Config(), panickingSink{}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	req := processortest.Post("web", []byte(processortest.Batch), "x-log-apiversion", "0.6.0")
+	resp := p.Handle(context.Background(), &req)
+	if resp.Status != 500 || !strings.Contains(string(resp.Body), "InternalServerError") {
+		t.Fatalf("answered %d %s", resp.Status, resp.Body)
+	}
+	if !strings.Contains(logs.String(), `"panic":"bug\n`) || !strings.Contains(logs.String(), "goroutine") {
+		t.Errorf("no log line with the panic and its stack: %s", logs.String())
+	}
+	// The processor still serves after it.
+	req = processortest.Get("web", "track", "a=1")
+	if resp := p.Handle(context.Background(), &req); resp.Status != 400 {
+		t.Errorf("next request answered %d", resp.Status)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -113,7 +114,7 @@ func (p *Processor) Handle(ctx context.Context, req *Request) *Response {
 	p.cors(req, resp)
 
 	rec := record{id: id, method: req.Method, path: req.Path, bytes: len(req.Body)}
-	err := p.serve(ctx, req, resp, start, &rec)
+	err := p.serveSafely(ctx, req, resp, start, &rec)
 	if err != nil {
 		resp.Status = err.Code.Status
 		resp.Header.Set("Content-Type", "application/json")
@@ -124,6 +125,19 @@ func (p *Processor) Handle(ctx context.Context, req *Request) *Response {
 	rec.duration = p.cfg.Now().Sub(start)
 	rec.log(ctx, p.log)
 	return resp
+}
+
+// serveSafely is serve, with a panic (a bug, here or in a library, met by a
+// hostile body) turned into a 500 and a log line with its stack, so that one
+// request cannot take down a function instance and the requests it serves.
+func (p *Processor) serveSafely(ctx context.Context, req *Request, resp *Response, start time.Time, rec *record) (err *apierror.Error) {
+	defer func() {
+		if v := recover(); v != nil {
+			rec.panicked = fmt.Sprintf("%v\n%s", v, debug.Stack())
+			err = apierror.New(apierror.InternalServerError, "the request could not be processed")
+		}
+	}()
+	return p.serve(ctx, req, resp, start, rec)
 }
 
 func (p *Processor) serve(ctx context.Context, req *Request, resp *Response, start time.Time, rec *record) *apierror.Error {
@@ -327,6 +341,7 @@ type record struct {
 	status            int
 	code, message     string
 	sinkErr           error
+	panicked          string
 	duration          time.Duration
 }
 
@@ -351,6 +366,9 @@ func (r *record) log(ctx context.Context, log *slog.Logger) {
 	}
 	if r.sinkErr != nil {
 		attrs = append(attrs, slog.String("sink_error", r.sinkErr.Error()))
+	}
+	if r.panicked != "" {
+		attrs = append(attrs, slog.String("panic", r.panicked))
 	}
 	log.LogAttrs(ctx, level, "track request", attrs...)
 }

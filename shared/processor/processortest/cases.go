@@ -231,6 +231,7 @@ func Cases() []Case {
 		fail("raw size not a number", 400, "InvalidBodyRawSize", Post("web", []byte(Batch), "x-log-apiversion", "0.6.0", "x-log-bodyrawsize", "12ab")),
 		fail("raw size differs from the lz4 body", 400, "InvalidBodyRawSize", Post("web", LZ4([]byte(Batch)), sdk(len(Batch)-5, "x-log-compresstype", "lz4")...)),
 		fail("lz4 declared empty", 400, "InvalidBodyRawSize", Post("web", LZ4([]byte(Batch)), sdk(0, "x-log-compresstype", "lz4")...)),
+		fail("corrupt lz4 declared empty", 400, "PostBodyUncompressError", Post("web", []byte("000000000000000000"), sdk(0, "x-log-compresstype", "lz4")...)),
 		fail("raw size differs from the deflate body", 400, "InvalidBodyRawSize", Post("web", Deflate([]byte(Batch)), sdk(len(Batch)+5, "x-log-compresstype", "deflate")...)),
 		fail("raw size differs from a plain body", 400, "InvalidBodyRawSize", Post("web", []byte(Batch), sdk(len(Batch)+1)...)),
 		fail("unknown compress type", 400, "InvalidCompressType", Post("web", []byte(Batch), sdk(len(Batch), "x-log-compresstype", "gzip")...)),
