@@ -238,13 +238,9 @@ func (e *Encoder) parseEntry() *apierror.Error {
 			}
 			continue
 		}
-		if why := checkKey(key); why != "" {
-			return invalidKey(where, key, why)
+		if err := e.startField(where, key); err != nil {
+			return err
 		}
-		if key[0] == '_' && reservedKeys[string(key)] {
-			return invalidKey(where, key, "is reserved")
-		}
-		e.fields = append(append(append(e.fields, `,"`...), key...), `":`...)
 		if err := e.appendValue(&e.fields, where, key); err != nil {
 			return err
 		}
@@ -254,6 +250,18 @@ func (e *Encoder) parseEntry() *apierror.Error {
 	}
 	e.ends = append(e.ends, len(e.fields))
 	e.times = append(e.times, t)
+	return nil
+}
+
+// startField checks an entry's key and writes `,"key":` for its value.
+func (e *Encoder) startField(where place, key []byte) *apierror.Error {
+	if why := checkKey(key); why != "" {
+		return invalidKey(where, key, why)
+	}
+	if key[0] == '_' && reservedKeys[string(key)] {
+		return invalidKey(where, key, "is reserved")
+	}
+	e.fields = append(append(append(e.fields, `,"`...), key...), `":`...)
 	return nil
 }
 

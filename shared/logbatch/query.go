@@ -71,13 +71,9 @@ func (e *Encoder) EncodeQuery(query url.Values, extra []Field, o *Options) ([]by
 }
 
 func (e *Encoder) appendField(key, value string) *apierror.Error {
-	if why := checkKey([]byte(key)); why != "" {
-		return invalidKey(inQuery, []byte(key), why)
+	if err := e.startField(inQuery, []byte(key)); err != nil {
+		return err
 	}
-	if reservedKeys[key] {
-		return invalidKey(inQuery, []byte(key), "is reserved")
-	}
-	e.fields = append(append(append(e.fields, `,"`...), key...), `":`...)
 	var err *apierror.Error
 	e.fields, err = quoteLimited(e.fields, key, value, MaxValueBytes)
 	return err
