@@ -186,7 +186,6 @@ func (p *Processor) serve(ctx context.Context, req *Request, resp *Response, sta
 		if err := p.store(ctx, &w.batch, rec); err != nil {
 			return err
 		}
-		w.batch.NDJSON = nil
 	}
 	if r.gif {
 		resp.Header.Set("Content-Type", "image/gif")

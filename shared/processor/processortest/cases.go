@@ -16,8 +16,6 @@ import (
 	"github.com/webtrack/webtrack/shared/processor"
 )
 
-func parseQuery(raw string) (url.Values, error) { return url.ParseQuery(raw) }
-
 // Batch is the documented example body.
 const Batch = `{"__topic__":"topic","__source__":"source","__logs__":[{"foo":"bar","foo1":"bar1"},{"bar":"foo","bar1":"foo1"}],"__tags__":{"tag1":"value1","tag2":"value2"}}`
 

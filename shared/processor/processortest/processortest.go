@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,7 +163,7 @@ func Post(logstore string, body []byte, headers ...string) processor.Request {
 // Get is a GET of a logstore's path ("track", "track.gif", "track_ua.gif")
 // with a raw query.
 func Get(logstore, target, rawQuery string, headers ...string) processor.Request {
-	q, err := parseQuery(rawQuery)
+	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		panic(err)
 	}
