@@ -65,22 +65,16 @@ func (s *Sink) Root() string { return s.root }
 
 // Put writes the batch as one object file.
 func (s *Sink) Put(ctx context.Context, b *sink.Batch) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	obj, err := s.layout.Encode(b)
-	if err != nil {
-		return err
-	}
-	defer obj.Release()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	path := filepath.Join(s.root, filepath.FromSlash(obj.Key))
-	if err := writeAtomically(path, obj.Body); err != nil {
-		return classify(fmt.Errorf("file sink: writing %s: %w", path, err))
-	}
-	return nil
+	return s.layout.Upload(ctx, "file sink put", b, func(obj *objectlayout.Object) error {
+		if err := ctx.Err(); err != nil { // encoding took the time that was left
+			return err
+		}
+		path := filepath.Join(s.root, filepath.FromSlash(obj.Key))
+		if err := writeAtomically(path, obj.Body); err != nil {
+			return classify(fmt.Errorf("file sink: writing %s: %w", path, err))
+		}
+		return nil
+	})
 }
 
 // Close does nothing: files are closed as soon as they are written.
