@@ -29,14 +29,10 @@ func Request(ev *events.HTTPTriggerEvent) (*processor.Request, error) {
 			query.Set(k, v)
 		}
 	}
-	host := header.Get("Host")
-	if host == "" {
-		host = deref(ev.TriggerContext.DomainName)
-	}
 	return &processor.Request{
 		Method:   deref(ev.TriggerContext.Http.Method),
 		Path:     gateway.Path(deref(ev.RawPath)),
-		Host:     host,
+		Host:     gateway.Host(header, deref(ev.TriggerContext.DomainName)),
 		Query:    query,
 		Header:   header,
 		Body:     body,

@@ -82,6 +82,15 @@ func Header(single map[string]string, multi map[string][]string) http.Header {
 	return h
 }
 
+// Host is the Host header, or the gateway's domain name when the event
+// carries no Host header.
+func Host(h http.Header, domainName string) string {
+	if v := h.Get("Host"); v != "" {
+		return v
+	}
+	return domainName
+}
+
 // Path decodes a path as the client sent it (percent-encoded), keeping it as
 // sent when it does not decode.
 func Path(raw string) string {

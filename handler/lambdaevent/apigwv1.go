@@ -19,7 +19,7 @@ func RESTRequest(ev *events.APIGatewayProxyRequest) (*processor.Request, error) 
 	return &processor.Request{
 		Method:   ev.HTTPMethod,
 		Path:     ev.Path,
-		Host:     host(header, ev.RequestContext.DomainName),
+		Host:     gateway.Host(header, ev.RequestContext.DomainName),
 		Query:    values(ev.QueryStringParameters, ev.MultiValueQueryStringParameters, false),
 		Header:   header,
 		Body:     body,

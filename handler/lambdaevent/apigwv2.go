@@ -27,7 +27,7 @@ func HTTPAPIRequest(ev *events.APIGatewayV2HTTPRequest) (*processor.Request, err
 	return &processor.Request{
 		Method:   ev.RequestContext.HTTP.Method,
 		Path:     gateway.Path(path),
-		Host:     host(header, ev.RequestContext.DomainName),
+		Host:     gateway.Host(header, ev.RequestContext.DomainName),
 		Query:    rawQuery(ev.RawQueryString, ev.QueryStringParameters),
 		Header:   header,
 		Body:     body,

@@ -7,7 +7,6 @@ package lambdaevent
 import (
 	"encoding/json"
 	"errors"
-	"net/http"
 	"net/url"
 	"strings"
 )
@@ -69,15 +68,6 @@ func Detect(payload []byte) (Kind, error) {
 		return REST, nil
 	}
 	return Unknown, ErrUnknownEvent
-}
-
-// host is the Host header, or the gateway's domain name when the event
-// carries no Host header.
-func host(h http.Header, domainName string) string {
-	if v := h.Get("Host"); v != "" {
-		return v
-	}
-	return domainName
 }
 
 // rawQuery parses a payload 2.0 rawQueryString. Should it not parse, the

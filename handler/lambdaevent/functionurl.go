@@ -18,7 +18,7 @@ func FunctionURLRequest(ev *events.LambdaFunctionURLRequest) (*processor.Request
 	return &processor.Request{
 		Method:   ev.RequestContext.HTTP.Method,
 		Path:     gateway.Path(ev.RawPath),
-		Host:     host(header, ev.RequestContext.DomainName),
+		Host:     gateway.Host(header, ev.RequestContext.DomainName),
 		Query:    rawQuery(ev.RawQueryString, ev.QueryStringParameters),
 		Header:   header,
 		Body:     body,
