@@ -69,20 +69,6 @@ func requireClients(t *testing.T) {
 	}
 }
 
-// checkRequests fails for every request the server did not answer with 200.
-func (s *trackServer) checkRequests(t *testing.T) []trackLog {
-	t.Helper()
-	s.mu.Lock()
-	reqs := slices.Clone(s.requests)
-	s.mu.Unlock()
-	for _, r := range reqs {
-		if r.Status != http.StatusOK {
-			t.Errorf("server answered %s %s with %d %s: %s", r.Method, r.Path, r.Status, r.ErrorCode, r.Error)
-		}
-	}
-	return reqs
-}
-
 // storedIn returns the stored objects of a logstore of the default project.
 func storedIn(all []processortest.Object, logstore string) []processortest.Object {
 	var in []processortest.Object

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -185,4 +186,18 @@ func (s *trackServer) stop() error {
 		}
 	})
 	return s.stopErr
+}
+
+// checkRequests fails for every request the server did not answer with 200.
+func (s *trackServer) checkRequests(t *testing.T) []trackLog {
+	t.Helper()
+	s.mu.Lock()
+	reqs := slices.Clone(s.requests)
+	s.mu.Unlock()
+	for _, r := range reqs {
+		if r.Status != http.StatusOK {
+			t.Errorf("server answered %s %s with %d %s: %s", r.Method, r.Path, r.Status, r.ErrorCode, r.Error)
+		}
+	}
+	return reqs
 }
