@@ -15,9 +15,9 @@ import (
 	"github.com/webtrack/webtrack/shared/config"
 )
 
-// schemaPath is the fc3 component's own props schema, kept beside the
-// repository (../shared/schemas from its root).
-const schemaPath = "../../../shared/schemas/fc3-props.schema.json"
+// schemaPath is the fc3 component's own props schema, copied into testdata
+// with its licence (see testdata/fc3/README.md).
+const schemaPath = "testdata/fc3/props.schema.json"
 
 // sYAML is the part of s.yaml the test reads beyond props.
 type sYAML struct {
@@ -39,7 +39,7 @@ type sYAML struct {
 // configuration and a trigger for the protocol's methods.
 func TestSYAML(t *testing.T) {
 	if _, err := os.Stat(schemaPath); err != nil {
-		t.Fatalf("the fc3 props schema must be at %s (../shared/schemas beside the repository): %v", schemaPath, err)
+		t.Fatalf("the fc3 props schema must be at %s: %v", schemaPath, err)
 	}
 	schema, err := jsonschema.NewCompiler().Compile(schemaPath)
 	if err != nil {
