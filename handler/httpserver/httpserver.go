@@ -5,7 +5,6 @@ package httpserver
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -34,13 +33,9 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(resp.Body)
 }
 
-// request converts r. The body is read up to one byte past the processor's
-// limit, so an oversized body is refused without being held whole.
+// request converts r. The processor reads the body itself, once the request
+// is admitted within its memory budget, and answers a failed read.
 func (h Handler) request(r *http.Request) *processor.Request {
-	var body []byte
-	if r.Body != nil {
-		body, _ = io.ReadAll(io.LimitReader(r.Body, int64(h.Processor.MaxRequestBytes())+1))
-	}
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		ip = r.RemoteAddr
@@ -50,13 +45,14 @@ func (h Handler) request(r *http.Request) *processor.Request {
 		ip = strings.TrimSpace(last[strings.LastIndexByte(last, ',')+1:])
 	}
 	return &processor.Request{
-		Method:   r.Method,
-		Path:     r.URL.Path,
-		Host:     r.Host,
-		Query:    r.URL.Query(),
-		Header:   r.Header,
-		Body:     body,
-		ClientIP: ip,
+		Method:        r.Method,
+		Path:          r.URL.Path,
+		Host:          r.Host,
+		Query:         r.URL.Query(),
+		Header:        r.Header,
+		BodyReader:    r.Body,
+		ContentLength: r.ContentLength,
+		ClientIP:      ip,
 	}
 }
 

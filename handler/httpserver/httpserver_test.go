@@ -2,11 +2,15 @@ package httpserver_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/webtrack/webtrack/handler/httpserver"
 	"github.com/webtrack/webtrack/shared/processor"
@@ -84,6 +88,52 @@ func TestForwardedForIgnoredUnlessTrusted(t *testing.T) {
 			}
 			resp.Body.Close()
 			return &processor.Response{Status: resp.StatusCode, Header: resp.Header}
+		})
+	}
+}
+
+// sendPartial posts a body that claims 1,000 bytes and sends a complete batch
+// of 24 (which a server ignoring the failed read would store), then either
+// half-closes the connection (the client hung up) or waits, and returns the
+// server's answer.
+func sendPartial(t *testing.T, srv *httptest.Server, hangUp bool) string {
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /logstores/web/track HTTP/1.1\r\nHost: x\r\nx-log-apiversion: 0.6.0\r\nContent-Length: 1000\r\n\r\n")
+	fmt.Fprint(conn, `{"__logs__":[{"a":"b"}]}`)
+	if hangUp {
+		conn.(*net.TCPConn).CloseWrite()
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	answer, _ := io.ReadAll(conn)
+	return string(answer)
+}
+
+func TestFailedBodyReadIsNotProcessed(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		hangUp bool
+		want   string
+	}{
+		{"client hung up", true, "400 Bad Request"},
+		{"client too slow", false, "408 Request Timeout"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tc := processortest.Case{Request: processortest.Post("web", nil), Status: 0}
+			processortest.RunCase(t, tc, func(t *testing.T, p *processor.Processor, _ *processor.Request) *processor.Response {
+				srv := httptest.NewUnstartedServer(httpserver.Handler{Processor: p})
+				srv.Config.ReadTimeout = 300 * time.Millisecond
+				srv.Start()
+				defer srv.Close()
+				answer := sendPartial(t, srv, c.hangUp)
+				if !strings.HasPrefix(answer, "HTTP/1.1 "+c.want) {
+					t.Errorf("answer %q, want %s", answer, c.want)
+				}
+				return &processor.Response{Header: http.Header{"X-Log-Requestid": {"checked"}}}
+			})
 		})
 	}
 }

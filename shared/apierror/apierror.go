@@ -35,6 +35,8 @@ var (
 	ProjectNotExist         = Code{"ProjectNotExist", http.StatusNotFound}
 	RequestPathNotFound     = Code{"RequestPathNotFound", http.StatusNotFound}
 	MethodNotAllowed        = Code{"MethodNotAllowed", http.StatusMethodNotAllowed}
+	RequestTimeout          = Code{"RequestTimeout", http.StatusRequestTimeout}
+	RequestURITooLong       = Code{"RequestURITooLong", http.StatusRequestURITooLong}
 	InternalServerError     = Code{"InternalServerError", http.StatusInternalServerError}
 	ServerBusy              = Code{"ServerBusy", http.StatusServiceUnavailable}
 )

@@ -16,8 +16,8 @@ var reservedKeys = map[string]bool{
 }
 
 // reservedTags may not be sent in __tags__: the service sets them when it
-// records client metadata.
-var reservedTags = map[string]bool{"__client_ip__": true, "__receive_time__": true}
+// records client metadata, and webtrack names each line's request.
+var reservedTags = map[string]bool{"__client_ip__": true, "__receive_time__": true, "__request_id__": true}
 
 // checkKey reports why key may not name a field: it must be 1 to 128 bytes
 // of letters, digits, '_' and '-', not starting with a digit.

@@ -44,6 +44,13 @@ type Options struct {
 	ClientTime bool
 	// MaxEntries is the most entries one request may carry.
 	MaxEntries int
+	// MaxOutputBytes bounds the NDJSON one request may produce. Every line
+	// repeats the batch's tags, so a small body can ask for far more; it is
+	// refused with PostBodyTooLarge before anything is allocated.
+	MaxOutputBytes int
+	// RequestID is stored in every line as __tag__:__request_id__, so that
+	// the lines of one request can be found in an object that holds many.
+	RequestID string
 }
 
 // Encoder parses requests and encodes their entries. It keeps its buffers
@@ -75,7 +82,8 @@ func (e *Encoder) EncodeJSON(body []byte, o *Options) ([]byte, int, *apierror.Er
 		}
 		return nil, 0, syntaxError(err)
 	}
-	return e.assemble(), len(e.ends), nil
+	out, err := e.assemble()
+	return out, len(e.ends), err
 }
 
 func (e *Encoder) reset(o *Options) {
@@ -350,10 +358,16 @@ func (e *Encoder) clientTime(where place, text []byte) (int64, *apierror.Error) 
 }
 
 // assemble writes each entry's line: its time, the batch's common fields,
-// then the entry's own fields.
-func (e *Encoder) assemble() []byte {
+// then the entry's own fields. The size is known, and checked against the
+// output limit, before anything is allocated.
+func (e *Encoder) assemble() ([]byte, *apierror.Error) {
 	common := e.common()
-	size := len(e.fields) + len(e.ends)*(len(common)+len(`{"__time__":}`)+12)
+	size := len(e.fields) + len(e.ends)*(len(common)+len(`{"__time__":}`)+22)
+	if limit := e.opts.MaxOutputBytes; limit > 0 && size > limit {
+		return nil, apierror.New(apierror.PostBodyTooLarge,
+			"the %d entries would be stored as %d bytes, more than the %d allowed: every entry repeats the %d bytes of __topic__, __source__ and __tags__; send fewer or smaller tags",
+			len(e.ends), size, limit, len(common))
+	}
 	if cap(e.out) < size {
 		e.out = make([]byte, 0, size)
 	}
@@ -367,7 +381,7 @@ func (e *Encoder) assemble() []byte {
 		start = end
 	}
 	e.out = out
-	return out
+	return out, nil
 }
 
 // common builds the fields every line of the batch carries. It reuses the
@@ -382,6 +396,10 @@ func (e *Encoder) common() []byte {
 		c = append(c, e.source...)
 	}
 	c = append(c, e.tags...)
+	if e.opts.RequestID != "" {
+		c = append(c, `,"__tag__:__request_id__":`...)
+		c, _ = jsontext.AppendQuote(c, e.opts.RequestID)
+	}
 	if e.opts.ClientMetadata {
 		c = append(c, `,"__tag__:__client_ip__":`...)
 		c, _ = jsontext.AppendQuote(c, e.opts.ClientIP)

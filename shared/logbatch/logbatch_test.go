@@ -3,6 +3,7 @@ package logbatch_test
 import (
 	"bytes"
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +100,48 @@ func FuzzEncodeJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestTagsCannotAmplify sends a batch whose one large tag every line repeats:
+// it must be refused from its computed size, before the lines are built.
+func TestTagsCannotAmplify(t *testing.T) {
+	body := []byte(`{"__tags__":{"t":"` + strings.Repeat("x", 50<<10) + `"},"__logs__":[{}` + strings.Repeat(",{}", 4095) + `]}`)
+	o := options()
+	o.MaxOutputBytes = 8 << 20
+	var e logbatch.Encoder
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _, err := e.EncodeJSON(body, o)
+	runtime.ReadMemStats(&after)
+	if err == nil || err.Code.Name != "PostBodyTooLarge" || !strings.Contains(err.Message, "__tags__") {
+		t.Fatalf("amplifying batch: %v, want PostBodyTooLarge naming the tags", err)
+	}
+	// 205 MB of lines were asked for; parsing needs a few hundred KB.
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 2<<20 {
+		t.Errorf("refusing the batch allocated %d bytes", allocated)
+	}
+	// The same entries with a few short tags are a legitimate batch.
+	body = []byte(`{"__tags__":{"app":"shop","env":"prod"},"__logs__":[{}` + strings.Repeat(",{}", 4095) + `]}`)
+	if _, n, err := e.EncodeJSON(body, o); err != nil || n != 4096 {
+		t.Fatalf("4,096 entries with short tags: %d entries, %v", n, err)
+	}
+}
+
+func TestEveryLineNamesItsRequest(t *testing.T) {
+	o := options()
+	o.RequestID = "5F3A7F3E2C1D9B8A00000001"
+	var e logbatch.Encoder
+	out, _, err := e.EncodeJSON([]byte(`{"__logs__":[{"a":"1"},{"a":"2"}]}`), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range bytes.Lines(out) {
+		var got map[string]any
+		if err := json.Unmarshal(line, &got); err != nil || got["__tag__:__request_id__"] != o.RequestID {
+			t.Errorf("line %s: request id %q, %v", line, got["__tag__:__request_id__"], err)
+		}
+	}
+	if _, _, err := e.EncodeJSON([]byte(`{"__logs__":[{}],"__tags__":{"__request_id__":"forged"}}`), o); err == nil || err.Code.Name != "InvalidKey" {
+		t.Errorf("a client's __request_id__ tag: %v, want InvalidKey", err)
+	}
 }

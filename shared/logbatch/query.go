@@ -67,7 +67,8 @@ func (e *Encoder) EncodeQuery(query url.Values, extra []Field, o *Options) ([]by
 	}
 	e.ends = append(e.ends, len(e.fields))
 	e.times = append(e.times, t)
-	return e.assemble(), 1, nil
+	out, err := e.assemble()
+	return out, 1, err
 }
 
 func (e *Encoder) appendField(key, value string) *apierror.Error {

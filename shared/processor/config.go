@@ -33,6 +33,11 @@ type Config struct {
 	MaxBodyBytes int
 	// MaxEntries bounds the entries of one request.
 	MaxEntries int
+	// MaxInflightBytes bounds the memory that requests hold at once (body,
+	// decompressed body and stored lines, counted before they are
+	// allocated). A request that does not fit waits for room until its
+	// deadline; zero means no bound.
+	MaxInflightBytes int64
 	// ClientMetadata adds __tag__:__client_ip__ and __tag__:__receive_time__.
 	ClientMetadata bool
 	// ClientTime keeps a valid __time__ sent by the client (the service
@@ -63,6 +68,15 @@ func DefaultConfig() Config {
 		ResponseMargin: 300 * time.Millisecond,
 	}
 }
+
+// MaxQueryBytes bounds a GET request's query, as the service bounds its
+// GET requests to 16 KB.
+const MaxQueryBytes = 16 << 10
+
+// maxOutputBytes bounds the stored lines of one request: twice the raw body
+// limit, plus 512 bytes per entry for the fields every line repeats. Only a
+// batch whose tags are repeated on many entries reaches it.
+func (c *Config) maxOutputBytes() int { return 2*c.MaxBodyBytes + 512*c.MaxEntries }
 
 // projectFromHost returns the project a Host names, or "" if it names none.
 func (c *Config) projectFromHost(host string) string {

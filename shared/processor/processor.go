@@ -9,12 +9,18 @@
 package processor
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -33,20 +39,19 @@ const APIVersion = "0.6.0"
 
 // Processor handles track requests. It is safe for concurrent use.
 type Processor struct {
-	cfg             Config
-	sink            sink.Sink
-	log             *slog.Logger
-	work            sync.Pool
+	cfg  Config
+	sink sink.Sink
+	log  *slog.Logger
+	work sync.Pool
+	// maxRequestBytes is the largest body a request may carry as sent: the
+	// raw limit, plus what LZ4 adds to incompressible data.
 	maxRequestBytes int
+	admission       admission
 }
-
-// MaxRequestBytes is the largest body a request may carry as sent: the raw
-// limit, plus what LZ4 adds to incompressible data. A front door that reads
-// the body itself reads at most one byte more and passes it on.
-func (p *Processor) MaxRequestBytes() int { return p.maxRequestBytes }
 
 // work is the per-request state that is pooled between requests.
 type work struct {
+	body  bytes.Buffer
 	dec   decompress.Decoder
 	enc   logbatch.Encoder
 	opts  logbatch.Options
@@ -58,8 +63,9 @@ func New(cfg Config, s sink.Sink, log *slog.Logger) *Processor {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Processor{cfg: cfg, sink: s, log: log, maxRequestBytes: lz4.CompressBlockBound(cfg.MaxBodyBytes)}
+	p := &Processor{cfg: cfg, sink: s, log: log, maxRequestBytes: lz4.CompressBlockBound(cfg.MaxBodyBytes), }
 	p.work.New = func() any { return new(work) }
+	p.admission.budget = cfg.MaxInflightBytes
 	return p
 }
 
@@ -117,6 +123,9 @@ func (p *Processor) Handle(ctx context.Context, req *Request) *Response {
 	err := p.serveSafely(ctx, req, resp, start, &rec)
 	if err != nil {
 		resp.Status = err.Code.Status
+		if err.Code == apierror.ServerBusy {
+			resp.Header.Set("Retry-After", "1")
+		}
 		resp.Header.Set("Content-Type", "application/json")
 		resp.Body, _ = json.Marshal(map[string]string{"errorCode": err.Code.Name, "errorMessage": err.Message})
 		rec.code, rec.message = err.Code.Name, err.Message
@@ -167,23 +176,45 @@ func (p *Processor) serve(ctx context.Context, req *Request, resp *Response, sta
 		return err
 	}
 
+	// One deadline bounds the wait for memory and the store: the sink
+	// timeout, or the function's deadline less the time to answer. It is
+	// real time, as context deadlines are; the injected clock stamps data.
+	deadline := time.Now().Add(p.cfg.SinkTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Add(-p.cfg.ResponseMargin).Before(deadline) {
+		deadline = d.Add(-p.cfg.ResponseMargin)
+	}
+	waitCtx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	held, err := p.admission.admit(waitCtx, estimatedCost(req, p.maxRequestBytes, p.cfg.MaxBodyBytes))
+	if err != nil {
+		return err
+	}
+	defer held.release()
+
 	w := p.work.Get().(*work)
-	defer p.work.Put(w)
+	defer p.putWork(w)
 	w.opts = logbatch.Options{
 		ReceivedAt:     start,
 		ClientIP:       req.ClientIP,
 		ClientMetadata: p.cfg.ClientMetadata,
 		ClientTime:     p.cfg.ClientTime,
 		MaxEntries:     p.cfg.MaxEntries,
+		MaxOutputBytes: p.cfg.maxOutputBytes(),
+		RequestID:      rec.id,
 	}
-	lines, entries, err := p.encode(w, req, r)
+	lines, entries, err := p.encode(w, req, r, rec)
 	if err != nil {
 		return err
 	}
 	rec.entries = entries
 	if entries > 0 {
+		// Lines larger than the estimate reserve the rest before the store
+		// copies and compresses them.
+		if err := held.grow(waitCtx, cost(rec.bytes, rec.rawBytes, len(lines))-held.n); err != nil {
+			return err
+		}
 		w.batch = sink.Batch{Project: project, Logstore: r.logstore, RequestID: rec.id, ReceivedAt: start, Entries: entries, NDJSON: lines}
-		if err := p.store(ctx, &w.batch, rec); err != nil {
+		if err := p.store(ctx, deadline, &w.batch, rec); err != nil {
 			return err
 		}
 	}
@@ -195,8 +226,23 @@ func (p *Processor) serve(ctx context.Context, req *Request, resp *Response, sta
 	return nil
 }
 
-func (p *Processor) encode(w *work, req *Request, r route) ([]byte, int, *apierror.Error) {
+// maxPooledBody keeps one outsized request from pinning its buffers in the
+// pool: the buffers of a larger one are left to the collector.
+const maxPooledBody = 4 << 20
+
+func (p *Processor) putWork(w *work) {
+	w.batch = sink.Batch{}
+	if w.body.Cap() > maxPooledBody {
+		w.body = bytes.Buffer{}
+	}
+	p.work.Put(w)
+}
+
+func (p *Processor) encode(w *work, req *Request, r route, rec *record) ([]byte, int, *apierror.Error) {
 	if req.Method == http.MethodGet {
+		if n := querySize(req.Query); n > MaxQueryBytes {
+			return nil, 0, apierror.New(apierror.RequestURITooLong, "the query is %d bytes; a GET request may carry at most %d: POST larger batches", n, MaxQueryBytes)
+		}
 		var extra []logbatch.Field
 		if r.userInfo {
 			extra = []logbatch.Field{
@@ -206,30 +252,77 @@ func (p *Processor) encode(w *work, req *Request, r route) ([]byte, int, *apierr
 		}
 		return w.enc.EncodeQuery(req.Query, extra, &w.opts)
 	}
-	if len(req.Body) > p.maxRequestBytes {
-		return nil, 0, apierror.New(apierror.PostBodyTooLarge, "the body is more than %d bytes", p.maxRequestBytes)
-	}
-	raw, err := w.dec.Decode(req.Body, req.Header.Get("X-Log-Compresstype"), req.Header.Get("X-Log-Bodyrawsize"), p.cfg.MaxBodyBytes)
+	body, err := p.readBody(w, req)
+	rec.bytes = len(body)
 	if err != nil {
 		return nil, 0, err
+	}
+	raw, err := w.dec.Decode(body, req.Header.Get("X-Log-Compresstype"), req.Header.Get("X-Log-Bodyrawsize"), p.cfg.MaxBodyBytes)
+	if err != nil {
+		return nil, 0, err
+	}
+	if req.Header.Get("X-Log-Compresstype") != "" {
+		rec.rawBytes = len(raw)
 	}
 	return w.enc.EncodeJSON(raw, &w.opts)
 }
 
-// store puts the batch within the sink timeout and the function's deadline.
-func (p *Processor) store(ctx context.Context, b *sink.Batch, rec *record) *apierror.Error {
-	deadline := time.Now().Add(p.cfg.SinkTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Add(-p.cfg.ResponseMargin).Before(deadline) {
-		deadline = d.Add(-p.cfg.ResponseMargin)
+// readBody returns the body as sent: Body, or what BodyReader gives, read
+// into the pooled buffer up to one byte past the limit. A read that fails
+// (the client hung up, or was too slow) is never processed.
+func (p *Processor) readBody(w *work, req *Request) ([]byte, *apierror.Error) {
+	body := req.Body
+	if req.BodyReader != nil {
+		if req.ContentLength > int64(p.maxRequestBytes) {
+			return nil, apierror.New(apierror.PostBodyTooLarge, "the body is %d bytes; at most %d are allowed", req.ContentLength, p.maxRequestBytes)
+		}
+		w.body.Reset()
+		if n := req.ContentLength; n >= 0 && n <= int64(p.maxRequestBytes) {
+			w.body.Grow(int(n) + bytes.MinRead) // ReadFrom needs room to see the end
+		}
+		if _, err := w.body.ReadFrom(io.LimitReader(req.BodyReader, int64(p.maxRequestBytes)+1)); err != nil {
+			if isTimeout(err) {
+				return nil, apierror.New(apierror.RequestTimeout, "the body was not received in time: %v", err)
+			}
+			return nil, apierror.New(apierror.PostBodyInvalid, "the body could not be read whole: %v", err)
+		}
+		body = w.body.Bytes()
 	}
-	ctx, cancel := context.WithDeadline(ctx, deadline)
+	if len(body) > p.maxRequestBytes {
+		return body, apierror.New(apierror.PostBodyTooLarge, "the body is more than %d bytes", p.maxRequestBytes)
+	}
+	return body, nil
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &t) && t.Timeout()
+}
+
+// querySize is the size of a query's names and values, a lower bound of the
+// URL's length.
+func querySize(q url.Values) int {
+	n := 0
+	for k, vs := range q {
+		for _, v := range vs {
+			n += len(k) + len(v) + 2
+		}
+	}
+	return n
+}
+
+// store puts the batch before the deadline. Once a batch is accepted it is
+// stored whether or not the client is still there: a client that hangs up
+// does not turn a store into a failure, or into a partial one.
+func (p *Processor) store(ctx context.Context, deadline time.Time, b *sink.Batch, rec *record) *apierror.Error {
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	err := p.sink.Put(ctx, b)
 	if err == nil {
 		return nil
 	}
 	rec.sinkErr = err
-	if sink.IsRetryable(err) {
+	if sink.IsRetryable(err) || errors.Is(err, context.Canceled) {
 		return apierror.New(apierror.ServerBusy, "the batch was not stored; retry later")
 	}
 	return apierror.New(apierror.InternalServerError, "the batch was not stored")
@@ -337,6 +430,7 @@ type record struct {
 	id, method, path  string
 	project, logstore string
 	entries, bytes    int
+	rawBytes          int // decompressed size, for a compressed body
 	status            int
 	code, message     string
 	sinkErr           error
@@ -357,6 +451,7 @@ func (r *record) log(ctx context.Context, log *slog.Logger) {
 		slog.String("logstore", r.logstore),
 		slog.Int("entries", r.entries),
 		slog.Int("bytes", r.bytes),
+		slog.Int("raw_bytes", cmp.Or(r.rawBytes, r.bytes)),
 		slog.Int("status", r.status),
 		slog.Float64("duration_ms", float64(r.duration.Microseconds())/1000),
 	}

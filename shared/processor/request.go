@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 )
@@ -18,6 +19,12 @@ type Request struct {
 	Header http.Header
 	// Body is the request body exactly as sent (already base64-decoded).
 	Body []byte
+	// BodyReader, when set, is read instead of Body, once the request has
+	// been admitted within the in-flight memory budget: a front door that
+	// streams the body (the HTTP server) sets it, with ContentLength.
+	BodyReader io.Reader
+	// ContentLength is BodyReader's length, or -1 when unknown.
+	ContentLength int64
 	// ClientIP is the address of the client that sent the request.
 	ClientIP string
 	// ID is the provider's id for this invocation, if any. It becomes the

@@ -80,6 +80,10 @@ func Cases() []Case {
 		manyEntries[i] = `{"i":"` + strconv.Itoa(i) + `"}`
 	}
 	bomb := Deflate(bytes.Repeat([]byte(" "), 4<<20)) // 4 MiB of spaces from a few KB
+	// 141 bytes of deflate that ask for 205 MB of lines: one 50 KB tag that
+	// each of 4,096 empty entries would repeat.
+	amplifier := []byte(`{"__tags__":{"t":"` + strings.Repeat("x", 50<<10) + `"},"__logs__":[{}` + strings.Repeat(",{}", 4095) + `]}`)
+	serviceLimits := func(c *processor.Config) { c.MaxBodyBytes, c.MaxEntries = 3<<20, 4096 }
 
 	return []Case{
 		{Name: "post documented batch", Request: post(Batch), Status: 200, Entries: 2, Check: func(t *testing.T, resp *processor.Response, stored []Object) {
@@ -98,6 +102,9 @@ func Cases() []Case {
 			wantEqual(t, "tag", Field(t, l, "__tag__:tag1"), "value1")
 			wantEqual(t, "client ip", Field(t, l, "__tag__:__client_ip__"), "203.0.113.7")
 			wantEqual(t, "receive time", Field(t, l, "__tag__:__receive_time__"), strconv.FormatInt(ReceivedAt.Unix(), 10))
+			for _, l := range lines {
+				wantEqual(t, "request id", Field(t, l, "__tag__:__request_id__"), resp.Header.Get("X-Log-Requestid"))
+			}
 			wantEqual(t, "foo", Field(t, l, "foo"), "bar")
 			wantEqual(t, "bar1", Field(t, lines[1], "bar1"), "foo1")
 		}},
@@ -218,10 +225,13 @@ func Cases() []Case {
 		fail("reserved key", 400, "InvalidKey", post(batchOf(`{"__topic__":"c"}`))),
 		fail("duplicate key", 400, "InvalidKey", post(batchOf(`{"a":"1","a":"2"}`))),
 		fail("reserved tag", 400, "InvalidKey", post(`{"__logs__":[{"a":"b"}],"__tags__":{"__client_ip__":"1.2.3.4"}}`)),
+		fail("reserved request id tag", 400, "InvalidKey", post(`{"__logs__":[{"a":"b"}],"__tags__":{"__request_id__":"forged"}}`)),
 		fail("repeated beacon parameter", 400, "InvalidKey", Get("web", "track", "APIVersion=0.6.0&a=1&a=2")),
+		fail("beacon query over 16 KiB", 414, "RequestURITooLong", Get("web", "track", "APIVersion=0.6.0&v="+strings.Repeat("x", 16<<10))),
 		fail("body over the limit", 400, "PostBodyTooLarge", post(batchOf(`{"v":"`+strings.Repeat("x", 256<<10)+`"}`))),
 		fail("too many entries", 400, "PostBodyTooLarge", post(batchOf(manyEntries...))),
 		fail("deflate bomb", 400, "PostBodyTooLarge", Post("web", bomb, sdk(100, "x-log-compresstype", "deflate")...)),
+		{Name: "tags repeated on every entry", Config: serviceLimits, Request: Post("web", Deflate(amplifier), sdk(len(amplifier), "x-log-compresstype", "deflate")...), Status: 400, Code: "PostBodyTooLarge"},
 		fail("declared raw size over the limit", 400, "PostBodyTooLarge", Post("web", LZ4([]byte(Batch)), sdk(1<<30, "x-log-compresstype", "lz4")...)),
 		fail("corrupt lz4", 400, "PostBodyUncompressError", Post("web", []byte{0xf0, 0x01, 0x02}, sdk(500, "x-log-compresstype", "lz4")...)),
 		fail("corrupt deflate", 400, "PostBodyUncompressError", Post("web", []byte("not zlib at all"), sdk(500, "x-log-compresstype", "deflate")...)),
