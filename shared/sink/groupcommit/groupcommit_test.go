@@ -1,0 +1,296 @@
+package groupcommit_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/webtrack/webtrack/shared/sink"
+	"github.com/webtrack/webtrack/shared/sink/groupcommit"
+)
+
+// slowSink takes a while over each write, as a real store does, and keeps
+// a copy of every batch it stored.
+type slowSink struct {
+	delay time.Duration
+	fail  error
+	mu    sync.Mutex
+	puts  []sink.Batch
+}
+
+func (s *slowSink) Put(ctx context.Context, b *sink.Batch) error {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if s.fail != nil {
+		return s.fail
+	}
+	c := *b
+	c.NDJSON = bytes.Clone(b.NDJSON)
+	s.mu.Lock()
+	s.puts = append(s.puts, c)
+	s.mu.Unlock()
+	return nil
+}
+
+func (*slowSink) Close() error { return nil }
+
+var hour = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+
+// request builds request i's batch of n entries, each line naming it.
+func request(i, n int) *sink.Batch {
+	var nd []byte
+	for e := range n {
+		nd = fmt.Appendf(nd, `{"__tag__:__request_id__":"r%d","e":%d}`+"\n", i, e)
+	}
+	return &sink.Batch{Project: "p", Logstore: "web", RequestID: fmt.Sprintf("r%d", i), ReceivedAt: hour.Add(time.Duration(i) * time.Millisecond), Entries: n, NDJSON: nd}
+}
+
+// putAll sends n requests of 10 entries at once, each with its own
+// deadline, and returns their errors.
+func putAll(t *testing.T, s sink.Sink, n int, timeout time.Duration) []error {
+	t.Helper()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			b := request(i, 10)
+			errs[i] = s.Put(ctx, b)
+			b.NDJSON = append(b.NDJSON[:0], "reused by the caller\n"...) // the batch is the caller's again
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+// checkStored checks that every request in want is stored exactly once,
+// its lines contiguous and in order, and nothing else is stored.
+func checkStored(t *testing.T, puts []sink.Batch, want map[int]bool) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, b := range puts {
+		lines := strings.Split(strings.TrimSuffix(string(b.NDJSON), "\n"), "\n")
+		if len(lines) != b.Entries {
+			t.Errorf("write %s: %d lines, Entries %d", b.RequestID, len(lines), b.Entries)
+		}
+		prev, next := "", 0
+		for _, l := range lines {
+			var line struct {
+				ID string `json:"__tag__:__request_id__"`
+				E  int    `json:"e"`
+			}
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatalf("write %s holds %q: %v", b.RequestID, l, err)
+			}
+			if line.ID != prev {
+				if seen[line.ID] > 0 {
+					t.Errorf("request %s stored twice or split", line.ID)
+				}
+				prev, next = line.ID, 0
+			}
+			if line.E != next {
+				t.Errorf("request %s: entry %d where %d was due", line.ID, line.E, next)
+			}
+			next++
+			seen[line.ID]++
+		}
+	}
+	for i := range want {
+		if want[i] && seen[fmt.Sprintf("r%d", i)] != 10 {
+			t.Errorf("request r%d: %d entries stored, want 10", i, seen[fmt.Sprintf("r%d", i)])
+		}
+		if !want[i] && seen[fmt.Sprintf("r%d", i)] != 0 {
+			t.Errorf("request r%d: stored although it failed", i)
+		}
+	}
+}
+
+func TestConcurrentRequestsShareWrites(t *testing.T) {
+	inner := &slowSink{delay: 20 * time.Millisecond}
+	s := groupcommit.New(inner, groupcommit.DefaultOptions())
+	const n = 64
+	want := map[int]bool{}
+	for i, err := range putAll(t, s, n, 5*time.Second) {
+		if err != nil {
+			t.Errorf("request %d: %v", i, err)
+		}
+		want[i] = true
+	}
+	if len(inner.puts) >= n/4 {
+		t.Errorf("%d requests made %d writes, want fewer than %d", n, len(inner.puts), n/4)
+	}
+	checkStored(t, inner.puts, want)
+}
+
+func TestSequentialRequestsAreWrittenAtOnce(t *testing.T) {
+	inner := &slowSink{}
+	s := groupcommit.New(inner, groupcommit.DefaultOptions())
+	for i := range 5 {
+		b := request(i, 10)
+		if err := s.Put(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		if got := inner.puts[len(inner.puts)-1]; got.RequestID != b.RequestID || got.Entries != 10 {
+			t.Errorf("request %d not written alone: write %s of %d entries", i, got.RequestID, got.Entries)
+		}
+	}
+	if len(inner.puts) != 5 {
+		t.Errorf("5 sequential requests made %d writes, want 5", len(inner.puts))
+	}
+}
+
+func TestFailedWriteFailsEveryMember(t *testing.T) {
+	refused := errors.New("bucket refused the write")
+	inner := &slowSink{delay: 20 * time.Millisecond, fail: refused}
+	s := groupcommit.New(inner, groupcommit.DefaultOptions())
+	for i, err := range putAll(t, s, 32, 5*time.Second) {
+		if !errors.Is(err, refused) {
+			t.Errorf("request %d: %v, want the write's error", i, err)
+		}
+	}
+	if len(inner.puts) != 0 {
+		t.Errorf("%d writes stored", len(inner.puts))
+	}
+}
+
+func TestPartitionsAreWrittenApart(t *testing.T) {
+	inner := &slowSink{delay: 10 * time.Millisecond}
+	s := groupcommit.New(inner, groupcommit.DefaultOptions())
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			b := request(i, 10)
+			b.Logstore = []string{"web", "app"}[i%2]
+			b.ReceivedAt = hour.Add(time.Duration(i%4/2) * time.Hour)
+			if err := s.Put(context.Background(), b); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, b := range inner.puts {
+		for line := range strings.Lines(string(b.NDJSON)) {
+			var i int
+			fmt.Sscanf(line[strings.Index(line, `"r`)+2:], "%d", &i) // "r{i}"
+			if []string{"web", "app"}[i%2] != b.Logstore || b.ReceivedAt.Hour() != hour.Add(time.Duration(i%4/2)*time.Hour).Hour() {
+				t.Errorf("request r%d written into %s hour %d", i, b.Logstore, b.ReceivedAt.Hour())
+			}
+		}
+	}
+}
+
+func TestGroupLimits(t *testing.T) {
+	for _, opts := range []groupcommit.Options{
+		{MaxBytes: 2000, MaxEntries: 1 << 20},
+		{MaxBytes: 16 << 20, MaxEntries: 25},
+	} {
+		inner := &slowSink{delay: 20 * time.Millisecond}
+		s := groupcommit.New(inner, opts)
+		want := map[int]bool{}
+		for i, err := range putAll(t, s, 48, 5*time.Second) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[i] = true
+		}
+		grouped := 0
+		for _, b := range inner.puts {
+			if len(b.NDJSON) > opts.MaxBytes || b.Entries > opts.MaxEntries {
+				t.Errorf("limits %+v: a write of %d bytes, %d entries", opts, len(b.NDJSON), b.Entries)
+			}
+			if b.Entries > 10 {
+				grouped++
+			}
+		}
+		if grouped == 0 {
+			t.Errorf("limits %+v: no request shared a write", opts)
+		}
+		checkStored(t, inner.puts, want)
+	}
+}
+
+func TestMemberPastItsDeadlineLeavesUnstored(t *testing.T) {
+	inner := &slowSink{delay: 300 * time.Millisecond}
+	s := groupcommit.New(inner, groupcommit.DefaultOptions())
+	first := make(chan error)
+	go func() { first <- s.Put(context.Background(), request(0, 10)) }()
+	time.Sleep(50 * time.Millisecond) // request 0's write is in flight
+
+	var wg sync.WaitGroup
+	var hurried, patient error
+	wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		hurried = s.Put(ctx, request(1, 10))
+		if d := time.Since(start); d > 200*time.Millisecond {
+			t.Errorf("the hurried request answered after %v, past its deadline", d)
+		}
+	})
+	wg.Go(func() { patient = s.Put(context.Background(), request(2, 10)) })
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(hurried, sink.ErrUnavailable) || !errors.Is(hurried, context.DeadlineExceeded) {
+		t.Errorf("hurried request: %v, want unavailable past its deadline", hurried)
+	}
+	if patient != nil {
+		t.Errorf("patient request: %v", patient)
+	}
+	checkStored(t, inner.puts, map[int]bool{0: true, 1: false, 2: true})
+}
+
+func TestGroupWriteEndsAtTheEarliestDeadline(t *testing.T) {
+	inner := &slowSink{delay: 150 * time.Millisecond}
+	s := groupcommit.New(inner, groupcommit.DefaultOptions())
+	go s.Put(context.Background(), request(0, 10))
+	time.Sleep(20 * time.Millisecond)
+	// Both queue behind request 0; the group they form begins at about
+	// 150 ms and would need 150 ms more, past the short member's deadline.
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, timeout := range []time.Duration{250 * time.Millisecond, 5 * time.Second} {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			errs[i] = s.Put(ctx, request(i+1, 10))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("member %d: %v, want the group's write to end at the earliest deadline", i+1, err)
+		}
+	}
+}
+
+func TestLingerGathersSequentialRequests(t *testing.T) {
+	inner := &slowSink{}
+	opts := groupcommit.DefaultOptions()
+	opts.Linger = 100 * time.Millisecond
+	s := groupcommit.New(inner, opts)
+	var wg sync.WaitGroup
+	for i := range 5 {
+		time.Sleep(5 * time.Millisecond)
+		wg.Go(func() {
+			if err := s.Put(context.Background(), request(i, 10)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(inner.puts) != 1 || inner.puts[0].Entries != 50 {
+		t.Errorf("5 requests within the linger made %d writes, want 1 of 50 entries", len(inner.puts))
+	}
+}
