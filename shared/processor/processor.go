@@ -63,7 +63,7 @@ func New(cfg Config, s sink.Sink, log *slog.Logger) *Processor {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Processor{cfg: cfg, sink: s, log: log, maxRequestBytes: lz4.CompressBlockBound(cfg.MaxBodyBytes), }
+	p := &Processor{cfg: cfg, sink: s, log: log, maxRequestBytes: lz4.CompressBlockBound(cfg.MaxBodyBytes)}
 	p.work.New = func() any { return new(work) }
 	p.admission.budget = cfg.MaxInflightBytes
 	return p
