@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,12 +66,12 @@ type Encoder struct {
 	ends    []int  // end of each entry's run in fields
 	times   []int64
 	scratch []byte
-	out     []byte
 }
 
-// EncodeJSON parses a JSON batch and returns its NDJSON lines and their count.
-// The lines stay valid until the next call on e.
-func (e *Encoder) EncodeJSON(body []byte, o *Options) ([]byte, int, *apierror.Error) {
+// EncodeJSON parses a JSON batch, appends its NDJSON lines to dst, and
+// returns them and their count. The lines are the caller's: they do not
+// hold on to the encoder, which may serve the next request at once.
+func (e *Encoder) EncodeJSON(dst, body []byte, o *Options) ([]byte, int, *apierror.Error) {
 	e.reset(o)
 	e.dec.Reset(bytes.NewBuffer(body))
 	if err := e.parseBatch(); err != nil {
@@ -82,7 +83,7 @@ func (e *Encoder) EncodeJSON(body []byte, o *Options) ([]byte, int, *apierror.Er
 		}
 		return nil, 0, syntaxError(err)
 	}
-	out, err := e.assemble()
+	out, err := e.assemble(dst)
 	return out, len(e.ends), err
 }
 
@@ -357,10 +358,10 @@ func (e *Encoder) clientTime(where place, text []byte) (int64, *apierror.Error) 
 	return t, nil
 }
 
-// assemble writes each entry's line: its time, the batch's common fields,
-// then the entry's own fields. The size is known, and checked against the
-// output limit, before anything is allocated.
-func (e *Encoder) assemble() ([]byte, *apierror.Error) {
+// assemble appends each entry's line to dst: its time, the batch's common
+// fields, then the entry's own fields. The size is known, and checked
+// against the output limit, before anything is allocated.
+func (e *Encoder) assemble(dst []byte) ([]byte, *apierror.Error) {
 	common := e.common()
 	size := len(e.fields) + len(e.ends)*(len(common)+len(`{"__time__":}`)+22)
 	if limit := e.opts.MaxOutputBytes; limit > 0 && size > limit {
@@ -368,10 +369,7 @@ func (e *Encoder) assemble() ([]byte, *apierror.Error) {
 			"the %d entries would be stored as %d bytes, more than the %d allowed: every entry repeats the %d bytes of __topic__, __source__ and __tags__; send fewer or smaller tags",
 			len(e.ends), size, limit, len(common))
 	}
-	if cap(e.out) < size {
-		e.out = make([]byte, 0, size)
-	}
-	out := e.out[:0]
+	out := slices.Grow(dst, size)
 	start := 0
 	for i, end := range e.ends {
 		out = strconv.AppendInt(append(out, `{"__time__":`...), e.times[i], 10)
@@ -380,7 +378,6 @@ func (e *Encoder) assemble() ([]byte, *apierror.Error) {
 		out = append(out, "}\n"...)
 		start = end
 	}
-	e.out = out
 	return out, nil
 }
 

@@ -20,14 +20,14 @@ func options() *logbatch.Options {
 func TestEscapedKeysAreCheckedUnescaped(t *testing.T) {
 	var e logbatch.Encoder
 	// "\u0061" is "a": the same key twice, spelled differently.
-	if _, _, err := e.EncodeJSON([]byte(`{"__logs__":[{"a":"1","\u0061":"2"}]}`), options()); err == nil || err.Code.Name != "InvalidKey" {
+	if _, _, err := e.EncodeJSON(nil, []byte(`{"__logs__":[{"a":"1","\u0061":"2"}]}`), options()); err == nil || err.Code.Name != "InvalidKey" {
 		t.Errorf("duplicate key through an escape: %v", err)
 	}
 	// "\u005f_topic__" is "__topic__".
-	if _, _, err := e.EncodeJSON([]byte(`{"__logs__":[{"\u005f_topic__":"x"}]}`), options()); err == nil || err.Code.Name != "InvalidKey" {
+	if _, _, err := e.EncodeJSON(nil, []byte(`{"__logs__":[{"\u005f_topic__":"x"}]}`), options()); err == nil || err.Code.Name != "InvalidKey" {
 		t.Errorf("reserved key through an escape: %v", err)
 	}
-	out, n, err := e.EncodeJSON([]byte(`{"__logs__":[{"\u0062":"2"}]}`), options())
+	out, n, err := e.EncodeJSON(nil, []byte(`{"__logs__":[{"\u0062":"2"}]}`), options())
 	if err != nil || n != 1 || !bytes.Contains(out, []byte(`,"b":"2"}`)) {
 		t.Errorf("escaped key not stored unescaped: %s %v", out, err)
 	}
@@ -35,12 +35,12 @@ func TestEscapedKeysAreCheckedUnescaped(t *testing.T) {
 
 func TestEncoderIsReusable(t *testing.T) {
 	var e logbatch.Encoder
-	first, _, err := e.EncodeJSON([]byte(`{"__topic__":"one","__logs__":[{"a":"1"}],"__tags__":{"t":"x"}}`), options())
+	first, _, err := e.EncodeJSON(nil, []byte(`{"__topic__":"one","__logs__":[{"a":"1"}],"__tags__":{"t":"x"}}`), options())
 	if err != nil {
 		t.Fatal(err)
 	}
 	firstCopy := string(first)
-	second, _, err := e.EncodeJSON([]byte(`{"__logs__":[{"b":"2"}]}`), options())
+	second, _, err := e.EncodeJSON(nil, []byte(`{"__logs__":[{"b":"2"}]}`), options())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestEncoderIsReusable(t *testing.T) {
 
 func TestTagsAfterLogsStillApply(t *testing.T) {
 	var e logbatch.Encoder
-	out, _, err := e.EncodeJSON([]byte(`{"__logs__":[{"a":"1"},{"a":"2"}],"__tags__":{"k":"v"},"__topic__":"late"}`), options())
+	out, _, err := e.EncodeJSON(nil, []byte(`{"__logs__":[{"a":"1"},{"a":"2"}],"__tags__":{"k":"v"},"__topic__":"late"}`), options())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func FuzzEncodeJSON(f *testing.F) {
 	f.Add([]byte(`{"__logs__":[]} trailing`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var e logbatch.Encoder
-		out, n, err := e.EncodeJSON(body, options())
+		out, n, err := e.EncodeJSON(nil, body, options())
 		if err != nil {
 			return
 		}
@@ -111,7 +111,7 @@ func TestTagsCannotAmplify(t *testing.T) {
 	var e logbatch.Encoder
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	_, _, err := e.EncodeJSON(body, o)
+	_, _, err := e.EncodeJSON(nil, body, o)
 	runtime.ReadMemStats(&after)
 	if err == nil || err.Code.Name != "PostBodyTooLarge" || !strings.Contains(err.Message, "__tags__") {
 		t.Fatalf("amplifying batch: %v, want PostBodyTooLarge naming the tags", err)
@@ -122,7 +122,7 @@ func TestTagsCannotAmplify(t *testing.T) {
 	}
 	// The same entries with a few short tags are a legitimate batch.
 	body = []byte(`{"__tags__":{"app":"shop","env":"prod"},"__logs__":[{}` + strings.Repeat(",{}", 4095) + `]}`)
-	if _, n, err := e.EncodeJSON(body, o); err != nil || n != 4096 {
+	if _, n, err := e.EncodeJSON(nil, body, o); err != nil || n != 4096 {
 		t.Fatalf("4,096 entries with short tags: %d entries, %v", n, err)
 	}
 }
@@ -131,7 +131,7 @@ func TestEveryLineNamesItsRequest(t *testing.T) {
 	o := options()
 	o.RequestID = "5F3A7F3E2C1D9B8A00000001"
 	var e logbatch.Encoder
-	out, _, err := e.EncodeJSON([]byte(`{"__logs__":[{"a":"1"},{"a":"2"}]}`), o)
+	out, _, err := e.EncodeJSON(nil, []byte(`{"__logs__":[{"a":"1"},{"a":"2"}]}`), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestEveryLineNamesItsRequest(t *testing.T) {
 			t.Errorf("line %s: request id %q, %v", line, got["__tag__:__request_id__"], err)
 		}
 	}
-	if _, _, err := e.EncodeJSON([]byte(`{"__logs__":[{}],"__tags__":{"__request_id__":"forged"}}`), o); err == nil || err.Code.Name != "InvalidKey" {
+	if _, _, err := e.EncodeJSON(nil, []byte(`{"__logs__":[{}],"__tags__":{"__request_id__":"forged"}}`), o); err == nil || err.Code.Name != "InvalidKey" {
 		t.Errorf("a client's __request_id__ tag: %v, want InvalidKey", err)
 	}
 }

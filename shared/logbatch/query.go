@@ -21,7 +21,8 @@ const APIVersionParam = "APIVersion"
 // EncodeQuery encodes a GET beacon as one entry: every query parameter except
 // APIVersion becomes a field, and __topic__ and __source__ set the topic and
 // source. The extra fields (track_ua.gif's User-Agent and Referer) follow.
-func (e *Encoder) EncodeQuery(query url.Values, extra []Field, o *Options) ([]byte, int, *apierror.Error) {
+// The line is appended to dst, as EncodeJSON appends.
+func (e *Encoder) EncodeQuery(dst []byte, query url.Values, extra []Field, o *Options) ([]byte, int, *apierror.Error) {
 	e.reset(o)
 	const where = inQuery
 	t := o.ReceivedAt.Unix()
@@ -67,7 +68,7 @@ func (e *Encoder) EncodeQuery(query url.Values, extra []Field, o *Options) ([]by
 	}
 	e.ends = append(e.ends, len(e.fields))
 	e.times = append(e.times, t)
-	out, err := e.assemble()
+	out, err := e.assemble(dst)
 	return out, 1, err
 }
 

@@ -42,9 +42,19 @@ func (a *admission) admit(ctx context.Context, n int64) (reservation, *apierror.
 	return r, r.reserve(ctx, n, false)
 }
 
-// grow adds n bytes to the reservation, ahead of requests not yet admitted.
-func (r *reservation) grow(ctx context.Context, n int64) *apierror.Error {
-	return r.reserve(ctx, n, true)
+// resize makes the reservation n bytes: it gives back what it holds beyond
+// n, or takes the rest ahead of requests not yet admitted, since it holds
+// memory that they wait for.
+func (r *reservation) resize(ctx context.Context, n int64) *apierror.Error {
+	if r.a.budget == 0 {
+		return nil
+	}
+	if n < r.n {
+		r.a.give(r.n - n)
+		r.n = n
+		return nil
+	}
+	return r.reserve(ctx, n-r.n, true)
 }
 
 func (r *reservation) reserve(ctx context.Context, n int64, first bool) *apierror.Error {
@@ -106,31 +116,38 @@ func (a *admission) grant() {
 }
 
 func (r *reservation) release() {
-	if r.n == 0 {
-		return
+	if r.n > 0 {
+		r.a.give(r.n)
+		r.n = 0
 	}
-	a := r.a
+}
+
+// give returns n bytes to the budget and admits whoever they let in.
+func (a *admission) give(n int64) {
 	a.mu.Lock()
-	a.used -= r.n
+	a.used -= n
 	a.grant()
 	a.mu.Unlock()
-	r.n = 0
 }
 
-// cost is what a request holds in flight: the body as sent, its
-// decompressed form when it was compressed, and the stored lines twice (the
-// encoder's and a group commit's copy) with room for their compression.
-func cost(body, decompressed, lines int) int64 {
-	const overhead = 32 << 10
-	return int64(body) + int64(decompressed) + 2*int64(lines+lines/8) + overhead
+// The memory a request holds: while it is parsed, the body as sent, its
+// decompressed form, the encoder's copy of the fields (about the raw size)
+// and the lines; while it is stored, the lines, a group commit's copy of
+// them and their compressed form.
+const overhead = 32 << 10
+
+func parseCost(body, decompressed, raw, lines int) int64 {
+	return int64(body+decompressed+raw+lines) + overhead
 }
 
-// estimatedCost is a request's cost known before its body is read, taking
-// the stored lines to be as large as the raw body. A request whose lines
-// turn out larger reserves the rest once they are counted.
+func storeCost(lines int) int64 { return int64(2*lines+lines/4) + overhead }
+
+// estimatedCost is what a request will hold at most, known before its body
+// is read, taking its lines to be an eighth larger than its raw body. Once
+// they are built, the reservation is resized to what storing them takes.
 func estimatedCost(req *Request, maxRequestBytes, maxBodyBytes int) int64 {
 	if req.Method == http.MethodGet {
-		return cost(0, 0, 2*MaxQueryBytes)
+		return parseCost(0, 0, MaxQueryBytes, 2*MaxQueryBytes)
 	}
 	body := len(req.Body)
 	if req.BodyReader != nil {
@@ -139,12 +156,14 @@ func estimatedCost(req *Request, maxRequestBytes, maxBodyBytes int) int64 {
 			body = int(req.ContentLength)
 		}
 	}
-	if req.Header.Get("X-Log-Compresstype") == "" {
-		return cost(body, 0, body)
+	raw, decompressed := body, 0
+	if req.Header.Get("X-Log-Compresstype") != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(req.Header.Get("X-Log-Bodyrawsize")))
+		if err != nil || n < 0 || n > maxBodyBytes {
+			n = 0 // the decoder refuses the request before it allocates
+		}
+		raw, decompressed = n, n
 	}
-	raw, err := strconv.Atoi(strings.TrimSpace(req.Header.Get("X-Log-Bodyrawsize")))
-	if err != nil || raw < 0 || raw > maxBodyBytes {
-		raw = 0 // the decoder refuses the request before it allocates
-	}
-	return cost(body, raw, raw)
+	lines := raw + raw/8
+	return max(parseCost(body, decompressed, raw, lines), storeCost(lines))
 }

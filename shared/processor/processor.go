@@ -42,19 +42,28 @@ type Processor struct {
 	cfg  Config
 	sink sink.Sink
 	log  *slog.Logger
-	work sync.Pool
+	// parsers and pendings pool the two halves of a request's memory: what
+	// reading and encoding use, returned as soon as the lines are built,
+	// and the lines, held until they are stored.
+	parsers  sync.Pool
+	pendings sync.Pool
 	// maxRequestBytes is the largest body a request may carry as sent: the
 	// raw limit, plus what LZ4 adds to incompressible data.
 	maxRequestBytes int
 	admission       admission
 }
 
-// work is the per-request state that is pooled between requests.
-type work struct {
-	body  bytes.Buffer
-	dec   decompress.Decoder
-	enc   logbatch.Encoder
-	opts  logbatch.Options
+// parser is what a request uses to read, decompress and encode its body.
+type parser struct {
+	body bytes.Buffer
+	dec  decompress.Decoder
+	enc  logbatch.Encoder
+	opts logbatch.Options
+}
+
+// pending is a request's encoded batch, held until the sink has stored it.
+type pending struct {
+	lines []byte
 	batch sink.Batch
 }
 
@@ -64,7 +73,8 @@ func New(cfg Config, s sink.Sink, log *slog.Logger) *Processor {
 		cfg.Now = time.Now
 	}
 	p := &Processor{cfg: cfg, sink: s, log: log, maxRequestBytes: lz4.CompressBlockBound(cfg.MaxBodyBytes)}
-	p.work.New = func() any { return new(work) }
+	p.parsers.New = func() any { return new(parser) }
+	p.pendings.New = func() any { return new(pending) }
 	p.admission.budget = cfg.MaxInflightBytes
 	return p
 }
@@ -191,30 +201,22 @@ func (p *Processor) serve(ctx context.Context, req *Request, resp *Response, sta
 	}
 	defer held.release()
 
-	w := p.work.Get().(*work)
-	defer p.putWork(w)
-	w.opts = logbatch.Options{
-		ReceivedAt:     start,
-		ClientIP:       req.ClientIP,
-		ClientMetadata: p.cfg.ClientMetadata,
-		ClientTime:     p.cfg.ClientTime,
-		MaxEntries:     p.cfg.MaxEntries,
-		MaxOutputBytes: p.cfg.maxOutputBytes(),
-		RequestID:      rec.id,
-	}
-	lines, entries, err := p.encode(w, req, r, rec)
+	st := p.pendings.Get().(*pending)
+	defer p.putPending(st)
+	lines, entries, err := p.encode(st.lines[:0], req, r, start, rec)
+	st.lines = lines
 	if err != nil {
 		return err
 	}
 	rec.entries = entries
 	if entries > 0 {
-		// Lines larger than the estimate reserve the rest before the store
-		// copies and compresses them.
-		if err := held.grow(waitCtx, cost(rec.bytes, rec.rawBytes, len(lines))-held.n); err != nil {
+		// Reading and decoding are over: the request now holds what storing
+		// its lines takes, more (or less) than estimated.
+		if err := held.resize(waitCtx, storeCost(len(lines))); err != nil {
 			return err
 		}
-		w.batch = sink.Batch{Project: project, Logstore: r.logstore, RequestID: rec.id, ReceivedAt: start, Entries: entries, NDJSON: lines}
-		if err := p.store(ctx, deadline, &w.batch, rec); err != nil {
+		st.batch = sink.Batch{Project: project, Logstore: r.logstore, RequestID: rec.id, ReceivedAt: start, Entries: entries, NDJSON: lines}
+		if err := p.store(ctx, deadline, &st.batch, rec); err != nil {
 			return err
 		}
 	}
@@ -226,22 +228,40 @@ func (p *Processor) serve(ctx context.Context, req *Request, resp *Response, sta
 	return nil
 }
 
-// maxPooledBody keeps one outsized request from pinning its buffers in the
-// pool: the buffers of a larger one are left to the collector.
-const maxPooledBody = 4 << 20
+// maxPooledBuffer keeps one outsized request from pinning its buffers in
+// the pool: the buffers of a larger one are left to the collector.
+const maxPooledBuffer = 8 << 20
 
-func (p *Processor) putWork(w *work) {
-	w.batch = sink.Batch{}
-	if w.body.Cap() > maxPooledBody {
-		w.body = bytes.Buffer{}
+func (p *Processor) putPending(st *pending) {
+	st.batch = sink.Batch{}
+	if cap(st.lines) > maxPooledBuffer {
+		st.lines = nil
 	}
-	p.work.Put(w)
+	p.pendings.Put(st)
 }
 
-func (p *Processor) encode(w *work, req *Request, r route, rec *record) ([]byte, int, *apierror.Error) {
+// encode appends the request's lines to dst, with a pooled parser that it
+// returns before it returns.
+func (p *Processor) encode(dst []byte, req *Request, r route, start time.Time, rec *record) ([]byte, int, *apierror.Error) {
+	w := p.parsers.Get().(*parser)
+	defer func() {
+		if w.body.Cap() > maxPooledBuffer {
+			w.body = bytes.Buffer{}
+		}
+		p.parsers.Put(w)
+	}()
+	w.opts = logbatch.Options{
+		ReceivedAt:     start,
+		ClientIP:       req.ClientIP,
+		ClientMetadata: p.cfg.ClientMetadata,
+		ClientTime:     p.cfg.ClientTime,
+		MaxEntries:     p.cfg.MaxEntries,
+		MaxOutputBytes: p.cfg.maxOutputBytes(),
+		RequestID:      rec.id,
+	}
 	if req.Method == http.MethodGet {
 		if n := querySize(req.Query); n > MaxQueryBytes {
-			return nil, 0, apierror.New(apierror.RequestURITooLong, "the query is %d bytes; a GET request may carry at most %d: POST larger batches", n, MaxQueryBytes)
+			return dst, 0, apierror.New(apierror.RequestURITooLong, "the query is %d bytes; a GET request may carry at most %d: POST larger batches", n, MaxQueryBytes)
 		}
 		var extra []logbatch.Field
 		if r.userInfo {
@@ -250,27 +270,27 @@ func (p *Processor) encode(w *work, req *Request, r route, rec *record) ([]byte,
 				{Key: "__referer__", Value: req.Header.Get("Referer")},
 			}
 		}
-		return w.enc.EncodeQuery(req.Query, extra, &w.opts)
+		return w.enc.EncodeQuery(dst, req.Query, extra, &w.opts)
 	}
 	body, err := p.readBody(w, req)
 	rec.bytes = len(body)
 	if err != nil {
-		return nil, 0, err
+		return dst, 0, err
 	}
 	raw, err := w.dec.Decode(body, req.Header.Get("X-Log-Compresstype"), req.Header.Get("X-Log-Bodyrawsize"), p.cfg.MaxBodyBytes)
 	if err != nil {
-		return nil, 0, err
+		return dst, 0, err
 	}
 	if req.Header.Get("X-Log-Compresstype") != "" {
 		rec.rawBytes = len(raw)
 	}
-	return w.enc.EncodeJSON(raw, &w.opts)
+	return w.enc.EncodeJSON(dst, raw, &w.opts)
 }
 
 // readBody returns the body as sent: Body, or what BodyReader gives, read
 // into the pooled buffer up to one byte past the limit. A read that fails
 // (the client hung up, or was too slow) is never processed.
-func (p *Processor) readBody(w *work, req *Request) ([]byte, *apierror.Error) {
+func (p *Processor) readBody(w *parser, req *Request) ([]byte, *apierror.Error) {
 	body := req.Body
 	if req.BodyReader != nil {
 		if req.ContentLength > int64(p.maxRequestBytes) {
