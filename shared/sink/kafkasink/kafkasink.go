@@ -7,16 +7,20 @@
 //
 // A broker without a port gets 9092. URL parameters:
 //
-//	key             name of an entry field whose value becomes the record
-//	                key (a string's text, other values as their JSON); an
-//	                entry without the field, or with null, has no key.
-//	                Default: no key.
-//	client_id       Kafka client id; default "webtrack".
-//	tls             "true" to connect with TLS, checking the brokers'
-//	                certificates against the system roots; default "false".
-//	sasl_mechanism  PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512: authenticate with
-//	                the user and password in the URL (user:password@…),
-//	                which must then be given. Default: no SASL.
+//	key               name of an entry field whose value becomes the record
+//	                  key (a string's text, other values as their JSON); an
+//	                  entry without the field, or with null, has no key.
+//	                  Default: no key.
+//	client_id         Kafka client id; default "webtrack".
+//	tls               "true" to connect with TLS, checking the brokers'
+//	                  certificates against the system roots; default "false".
+//	sasl_mechanism    PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512: authenticate with
+//	                  the user and password in the URL (user:password@…),
+//	                  which must then be given. Default: no SASL.
+//	max_record_bytes  the largest record batch the topic takes (its
+//	                  max.message.bytes), 1024 to 67108864; default 1048576.
+//	                  A record too large for a batch of its own fails the
+//	                  Put (500) before any record is produced.
 //
 // Each record's value is the entry's JSON line, without its newline, and its
 // headers are:
@@ -28,16 +32,24 @@
 //
 // Records are produced with acks=all and the idempotent producer, and Put
 // returns nil only once every record of the batch is acknowledged. The
-// client retries until the Put's context ends; then, or on any other failure
-// that a later attempt may not meet, Put returns an error wrapped in
+// client retries until the Put's context ends, and no longer: records still
+// unsent then are dropped, and those in flight are failed on the broker's
+// answer instead of being sent again. Put then, or on any other failure
+// that a later attempt may not meet, returns an error wrapped in
 // sink.ErrUnavailable (503). Errors that Kafka says will not go away (a
 // record too large, an authorization failure) are returned as they are (500).
 //
+// A topic deleted and created anew (on a rebuilt cluster too) has a new topic
+// id, which the client would refuse for ever: on UNKNOWN_TOPIC_ID the sink
+// drops what the client knows of the topic and produces again.
+//
 // Delivery is at least once: records already sent when a Put gives up may
-// still be written, and the client sends the batch again. Consumers
-// deduplicate on (request_id, entry). A batch's records are written in order
-// within a partition, except those produced again after a failure, which come
-// after the rest: consumers that need the batch's order sort by entry.
+// have been written, and a record that the sink produces again after a
+// failure may be written twice. Consumers drop such copies on
+// (request_id, entry); a client's retry is a new request, with a new id. A
+// batch's records are written in order within a partition, except those
+// produced again after a failure, which come after the rest: consumers that
+// need the batch's order sort by entry.
 package kafkasink
 
 import (
@@ -46,7 +58,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -67,22 +81,46 @@ const (
 
 func init() { sink.Register("kafka", Open) }
 
+// DefaultMaxRecordBytes is the default for max_record_bytes: 1 MiB, within
+// Kafka's default max.message.bytes (1048588).
+const DefaultMaxRecordBytes = 1 << 20
+
+// Bounds of max_record_bytes: room for a record's headers, and well within
+// the client's largest write to a broker (100 MiB).
+const (
+	minRecordBytes = 1 << 10
+	maxRecordBytes = 64 << 20
+)
+
 // Sink produces batches to one topic. It is safe for concurrent use.
 type Sink struct {
-	client *kgo.Client
-	key    string
+	client         *kgo.Client
+	topic          string
+	key            string
+	maxRecordBytes int
+	// purges counts the times the topic was purged from the client; see
+	// forgetTopic.
+	purges atomic.Uint64
 }
 
 // Open builds a Sink from a kafka:// URL. It makes no network call: the
 // client connects on the first Put.
 func Open(_ context.Context, u *url.URL) (sink.Sink, error) {
-	if err := sink.CheckParams(u, "key", "client_id", "tls", "sasl_mechanism"); err != nil {
+	if err := sink.CheckParams(u, "key", "client_id", "tls", "sasl_mechanism", "max_record_bytes"); err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	q := u.Query()
 	topic := strings.TrimPrefix(u.Path, "/")
 	if u.Host == "" || topic == "" || strings.Contains(topic, "/") {
 		return nil, errors.New("kafka: want kafka://broker1:9092,broker2:9092/topic")
+	}
+	s := &Sink{topic: topic, key: q.Get("key"), maxRecordBytes: DefaultMaxRecordBytes}
+	if v := q.Get("max_record_bytes"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < minRecordBytes || n > maxRecordBytes {
+			return nil, fmt.Errorf("kafka: max_record_bytes %q: want a number from %d to %d", v, minRecordBytes, maxRecordBytes)
+		}
+		s.maxRecordBytes = n
 	}
 	opts, err := options(u, q)
 	if err != nil {
@@ -93,16 +131,19 @@ func Open(_ context.Context, u *url.URL) (sink.Sink, error) {
 		kgo.DefaultProduceTopic(topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0),
+		kgo.ProducerBatchMaxBytes(int32(s.maxRecordBytes)),
+		// Records whose Put has given up are failed even once sent, rather
+		// than sent again until some later attempt is acknowledged.
+		kgo.AllowIdempotentProduceCancellation(),
 		// A retry after NOT_LEADER and the like waits for fresh metadata;
 		// the default 5s between refreshes is too long for a request's
 		// deadline.
 		kgo.MetadataMinAge(250*time.Millisecond),
 	)
-	client, err := kgo.NewClient(opts...)
-	if err != nil {
+	if s.client, err = kgo.NewClient(opts...); err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	return &Sink{client: client, key: q.Get("key")}, nil
+	return s, nil
 }
 
 // options reads client_id, tls and SASL from the URL.

@@ -50,9 +50,15 @@ func newHarness(t testing.TB, brokers []string, params string) (sinktest.Harness
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	r := newReader(t, brokers)
+	return sinktest.Harness{Sink: s, Stored: r.stored}, r
+}
+
+// newReader reads the topic on brokers from its start.
+func newReader(t testing.TB, brokers []string) *reader {
 	r := &reader{brokers: brokers, entries: map[string]map[int]string{}}
 	t.Cleanup(r.close)
-	return sinktest.Harness{Sink: s, Stored: r.stored}, r
+	return r
 }
 
 // reader consumes the topic from its start and reassembles batches as a
@@ -188,9 +194,12 @@ func TestOpenErrors(t *testing.T) {
 	} {
 		sinktest.OpenFails(t, u, "")
 	}
-	sinktest.OpenFails(t, "kafka://b:9092/t?keys=x", `unknown kafka URL parameter "keys" (known: key, client_id, tls, sasl_mechanism)`)
+	sinktest.OpenFails(t, "kafka://b:9092/t?keys=x", `unknown kafka URL parameter "keys" (known: key, client_id, tls, sasl_mechanism, max_record_bytes)`)
+	for _, v := range []string{"1023", "67108865", "1MiB"} {
+		sinktest.OpenFails(t, "kafka://b:9092/t?max_record_bytes="+v, "max_record_bytes")
+	}
 	for _, u := range []string{
-		"kafka://b1,b2:9093/t?key=k&client_id=c&tls=true",
+		"kafka://b1,b2:9093/t?key=k&client_id=c&tls=true&max_record_bytes=1024",
 		"kafka://u:p@b:9092/t?sasl_mechanism=SCRAM-SHA-512",
 	} {
 		s, err := sink.Open(context.Background(), u)
@@ -217,5 +226,62 @@ func TestEmptyBatchSendsNothing(t *testing.T) {
 	defer s.Close()
 	if err := s.Put(context.Background(), sinktest.BatchOf("REQ0000000000000000000062")); err != nil {
 		t.Fatalf("Put of an empty batch: %v", err)
+	}
+}
+
+// lineOf is an entry whose JSON line is n bytes long.
+func lineOf(n int) string {
+	return `{"pad":"` + strings.Repeat("x", n-10) + `"}`
+}
+
+// TestRecordSizeLimit finds the longest line that a sink with
+// max_record_bytes equal to the broker's message.max.bytes takes: the broker
+// must store it, and a batch with a line one byte longer must be refused
+// before any of its records is produced.
+func TestRecordSizeLimit(t *testing.T) {
+	const limit = 4096
+	c := newCluster(t, kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(limit)}))
+	h, r := newHarness(t, c.ListenAddrs(), "&max_record_bytes="+strconv.Itoa(limit))
+	acked := map[string][]string{}
+	lo, hi := limit-400, limit // lo is taken, hi refused
+	for i := 0; hi-lo > 1; i++ {
+		mid := (lo + hi) / 2
+		b := sinktest.BatchOf(fmt.Sprintf("REQ%021d", 600+i), `{"small":"first"}`, lineOf(mid))
+		err := h.Sink.Put(context.Background(), b)
+		if err == nil {
+			lo = mid
+			maps.Copy(acked, sinktest.Lines(b))
+			continue
+		}
+		if sink.IsRetryable(err) || !strings.Contains(err.Error(), "max_record_bytes") {
+			t.Fatalf("Put of a %d-byte line: got %v, want a plain error naming max_record_bytes", mid, err)
+		}
+		hi = mid
+	}
+	t.Logf("longest line taken: %d bytes; %d refused", lo, hi)
+	if lo < limit-200 {
+		t.Errorf("the longest line taken is %d bytes, far below the %d-byte limit", lo, limit)
+	}
+	sinktest.Expect(t, h, acked) // the refused batches' small first lines too are absent
+	n := len(r.records)
+	if err := h.Sink.Put(context.Background(), sinktest.BatchOf("REQ0000000000000000000699", `{"small":"first"}`, lineOf(hi))); err == nil {
+		t.Fatalf("Put of a %d-byte line succeeded", hi)
+	}
+	sinktest.Expect(t, h, acked)
+	if len(r.records) != n {
+		t.Errorf("%d records produced for a refused batch", len(r.records)-n)
+	}
+}
+
+func TestDefaultRecordSizeLimit(t *testing.T) {
+	c := newCluster(t)
+	h, r := newHarness(t, c.ListenAddrs(), "")
+	err := h.Sink.Put(context.Background(), sinktest.BatchOf("REQ0000000000000000000698", `{"small":"first"}`, lineOf(kafkasink.DefaultMaxRecordBytes)))
+	if err == nil || sink.IsRetryable(err) || !strings.Contains(err.Error(), "max_record_bytes 1048576") {
+		t.Fatalf("Put of a 1 MiB line: got %v, want a plain error naming max_record_bytes 1048576", err)
+	}
+	sinktest.Expect(t, h, map[string][]string{})
+	if len(r.records) != 0 {
+		t.Errorf("%d records produced for a refused batch", len(r.records))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -41,6 +42,7 @@ func (s *Sink) Put(ctx context.Context, b *sink.Batch) error {
 		pending[i] = &records[i]
 	}
 	for attempt := 0; ; attempt++ {
+		purges := s.purges.Load()
 		f := s.produce(ctx, pending)
 		if err := f.wait(ctx); err != nil {
 			return sink.Unavailable(fmt.Errorf("kafka: batch %s: %d records not acknowledged: %w", b.RequestID, len(pending), err))
@@ -52,10 +54,25 @@ func (s *Sink) Put(ctx context.Context, b *sink.Batch) error {
 		if !retriable(f.err) {
 			return err
 		}
+		if f.topicRecreated {
+			s.forgetTopic(purges)
+		}
 		if !backoff.Sleep(ctx, backoff.Delay(attempt, firstBackoff, maxBackoff)) {
 			return sink.Unavailable(err)
 		}
 		pending = f.failed
+	}
+}
+
+// forgetTopic purges the topic from the client, which then looks it up
+// afresh on the next record: the client keeps the topic id it first saw and
+// fails every record with UNKNOWN_TOPIC_ID once the topic has a new one.
+// purges is the count when the failed attempt began; if the topic has been
+// purged since, forgetTopic does nothing, so that the many Puts failed by one
+// recreation purge it once, not each other's next attempts.
+func (s *Sink) forgetTopic(purges uint64) {
+	if s.purges.CompareAndSwap(purges, purges+1) {
+		s.client.PurgeTopicsFromProducing(s.topic)
 	}
 }
 
@@ -98,9 +115,31 @@ func (s *Sink) records(b *sink.Batch) ([]kgo.Record, error) {
 			}
 			r.Key = key
 		}
+		if n := recordSize(&r); n > s.maxRecordBytes {
+			return nil, fmt.Errorf("kafka: batch %s entry %d: the record takes %d bytes, more than max_record_bytes %d: nothing produced: %w",
+				b.RequestID, i, n, s.maxRecordBytes, kerr.MessageTooLarge)
+		}
 		records = append(records, r)
 	}
 	return records, nil
+}
+
+// batchOverhead is what a record batch adds to its records, as the client
+// counts it against ProducerBatchMaxBytes: 61 bytes of header and a 4-byte
+// size prefix.
+const batchOverhead = 65
+
+// recordSize is the size of a batch holding r alone, as the client counts it
+// against ProducerBatchMaxBytes.
+func recordSize(r *kgo.Record) int {
+	n := 3 + // attributes, timestamp delta 0 and offset delta 0
+		kbin.VarintLen(int32(len(r.Key))) + len(r.Key) +
+		kbin.VarintLen(int32(len(r.Value))) + len(r.Value) +
+		kbin.VarintLen(int32(len(r.Headers)))
+	for _, h := range r.Headers {
+		n += kbin.VarintLen(int32(len(h.Key))) + len(h.Key) + kbin.VarintLen(int32(len(h.Value))) + len(h.Value)
+	}
+	return batchOverhead + kbin.VarintLen(int32(n)) + n
 }
 
 // flight waits for the promises of one attempt's records.
@@ -109,6 +148,8 @@ type flight struct {
 	mu     sync.Mutex
 	failed []*kgo.Record
 	err    error
+	// topicRecreated says a record failed with UNKNOWN_TOPIC_ID.
+	topicRecreated bool
 }
 
 // done is each record's promise.
@@ -119,6 +160,7 @@ func (f *flight) done(r *kgo.Record, err error) {
 			f.err = err
 		}
 		f.failed = append(f.failed, r)
+		f.topicRecreated = f.topicRecreated || errors.Is(err, kerr.UnknownTopicID)
 		f.mu.Unlock()
 	}
 	f.wg.Done()

@@ -106,3 +106,7 @@ func BenchmarkPut3MiB(b *testing.B) {
 	b.Run("gofakes3", func(b *testing.B) { s3test.BenchmarkPut(b, driver, s3test.GoFakeS3(b, "webtrack")) })
 	b.Run("versitygw", func(b *testing.B) { s3test.BenchmarkPut(b, driver, s3test.Versitygw(b, "webtrack")) })
 }
+
+func TestRestartVersitygw(t *testing.T) {
+	s3test.RunRestart(t, driver, s3test.Versitygw(t, "webtrack"))
+}

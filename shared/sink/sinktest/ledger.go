@@ -2,6 +2,10 @@ package sinktest
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,12 +15,16 @@ import (
 // Slack is how long past its deadline a failing Put may take to return.
 const Slack = 500 * time.Millisecond
 
-// Ledger keeps what a sink acknowledged, for the fault tests: after the
-// storage has failed and recovered, the store must hold exactly the batches
-// whose Put returned nil.
+// Ledger keeps what a sink acknowledged and what it failed, for the fault
+// tests. Delivery is at least once: after the storage has failed and
+// recovered, the store must hold every batch whose Put returned nil, whole,
+// and of each batch whose Put failed at most its own lines (a failed Put may
+// have stored part of its batch); nothing else. As a client's retry is a new
+// request, every Put takes a request id of its own.
 type Ledger struct {
-	h     Harness
-	acked map[string][]string
+	h      Harness
+	acked  map[string][]string
+	failed map[string][]string
 	// Received, if set, counts what the harness's reader received,
 	// duplicates included; Check logs it, to show how much a deduplicating
 	// reader (Kafka, SQS) had to drop.
@@ -25,18 +33,29 @@ type Ledger struct {
 
 // NewLedger starts an empty ledger over h.
 func NewLedger(h Harness) *Ledger {
-	return &Ledger{h: h, acked: map[string][]string{}}
+	return &Ledger{h: h, acked: map[string][]string{}, failed: map[string][]string{}}
 }
 
-// Put runs the sink's Put with deadline d, records the batch if it was
-// acknowledged, and returns how long Put took and its error.
-func (l *Ledger) Put(b *sink.Batch, d time.Duration) (time.Duration, error) {
+// Put runs the sink's Put with deadline d, records the batch as acknowledged
+// or failed, and returns how long Put took and its error. A request id
+// already put fails the test.
+func (l *Ledger) Put(t testing.TB, b *sink.Batch, d time.Duration) (time.Duration, error) {
+	t.Helper()
+	if _, ok := l.acked[b.RequestID]; ok {
+		t.Fatalf("request id %s put twice: a retry is a new request", b.RequestID)
+	}
+	if _, ok := l.failed[b.RequestID]; ok {
+		t.Fatalf("request id %s put twice: a retry is a new request", b.RequestID)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	start := time.Now()
 	err := l.h.Sink.Put(ctx, b)
+	lines := Lines(b)[b.RequestID]
 	if err == nil {
-		l.acked[b.RequestID] = Lines(b)[b.RequestID]
+		l.acked[b.RequestID] = lines
+	} else {
+		l.failed[b.RequestID] = lines
 	}
 	return time.Since(start), err
 }
@@ -44,7 +63,7 @@ func (l *Ledger) Put(b *sink.Batch, d time.Duration) (time.Duration, error) {
 // MustPut fails the test unless Put succeeds within d.
 func (l *Ledger) MustPut(t testing.TB, b *sink.Batch, d time.Duration) {
 	t.Helper()
-	if _, err := l.Put(b, d); err != nil {
+	if _, err := l.Put(t, b, d); err != nil {
 		t.Fatalf("Put %s: %v", b.RequestID, err)
 	}
 }
@@ -53,7 +72,7 @@ func (l *Ledger) MustPut(t testing.TB, b *sink.Batch, d time.Duration) {
 // within d plus Slack, logs how long it took, and returns the error.
 func (l *Ledger) MustFailRetryably(t testing.TB, b *sink.Batch, d time.Duration) error {
 	t.Helper()
-	took, err := l.Put(b, d)
+	took, err := l.Put(t, b, d)
 	switch {
 	case err == nil:
 		t.Fatalf("Put %s succeeded against a failing server", b.RequestID)
@@ -66,18 +85,66 @@ func (l *Ledger) MustFailRetryably(t testing.TB, b *sink.Batch, d time.Duration)
 	return err
 }
 
-// Check asserts, as Expect does, that the store holds exactly what was
-// acknowledged, and logs how much that was.
-func (l *Ledger) Check(t testing.TB) {
+// Check waits up to ten seconds for the store to hold what the ledger
+// allows, fails the test if it does not, and returns how many lines of
+// failed batches are stored. It logs what was acknowledged and, for each
+// failed batch, how much of it was stored.
+func (l *Ledger) Check(t testing.TB) (leftover int) {
 	t.Helper()
-	Expect(t, l.h, l.acked)
+	got := l.await(t)
+	for _, id := range slices.Sorted(maps.Keys(l.failed)) {
+		n := len(got[id])
+		leftover += n
+		t.Logf("failed Put %s left %d of its %d lines stored", id, n, len(l.failed[id]))
+	}
 	lines := 0
 	for _, ls := range l.acked {
 		lines += len(ls)
 	}
+	msg := fmt.Sprintf("acknowledged and stored: %d batches, %d lines; %d lines of %d failed batches stored", len(l.acked), lines, leftover, len(l.failed))
 	if l.Received != nil {
-		t.Logf("acknowledged and stored: %d batches, %d lines; %d received, duplicates included", len(l.acked), lines, l.Received())
-		return
+		msg += fmt.Sprintf("; %d received, duplicates included", l.Received())
 	}
-	t.Logf("acknowledged and stored: %d batches, %d lines", len(l.acked), lines)
+	t.Log(msg)
+	return leftover
+}
+
+// await reads the store until it holds what the ledger allows, failing the
+// test after ten seconds, and returns what it holds.
+func (l *Ledger) await(t testing.TB) map[string][]string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		got, err := l.h.Stored(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("reading back: %v", err)
+		}
+		diff := l.diff(got)
+		if diff == "" {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored data differs from what the ledger allows:\n%s", diff)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// diff describes how got differs from what the ledger allows, or returns "".
+func (l *Ledger) diff(got map[string][]string) string {
+	want := maps.Clone(l.acked)
+	var out strings.Builder
+	for id, stored := range got {
+		lines, ok := l.failed[id]
+		if !ok {
+			continue
+		}
+		if i := slices.IndexFunc(stored, func(s string) bool { return !slices.Contains(lines, s) }); i >= 0 {
+			fmt.Fprintf(&out, "request %s failed, and its stored line %d is not one of its lines\n", id, i)
+		}
+		want[id] = stored
+	}
+	return out.String() + Diff(want, got)
 }

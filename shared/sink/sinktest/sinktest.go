@@ -1,6 +1,6 @@
 // Package sinktest is the conformance suite that every sink passes against a
 // real server: what Put acknowledges is stored, whole and byte for byte, and
-// nothing is stored for a Put that failed.
+// a Put whose context is already done stores nothing.
 //
 // It also holds what the sinks' own tests share: the Ledger of the fault
 // tests and the Countdown and Gate of their fault injectors, ReadFiles and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -25,11 +26,12 @@ const (
 	typeNumber = "Number"
 )
 
-// requests cuts b into messages and groups them into SendMessageBatch
-// requests of at most ten messages and maxRequestBytes.
+// requests cuts b, its refused characters escaped, into messages and groups
+// them into SendMessageBatch requests of at most ten messages and
+// maxRequestBytes. Every line is checked before anything is sent.
 func (s *Sink) requests(b *sink.Batch) ([][]types.SendMessageBatchRequestEntry, error) {
 	overhead := attributesSize(b)
-	chunks, err := split(b.NDJSON, s.maxMessageBytes-overhead)
+	chunks, err := split(escapeRefused(b.NDJSON), s.maxMessageBytes-overhead)
 	if err != nil {
 		return nil, fmt.Errorf("sqs: batch %s: %w (max_message_bytes %d, less %d bytes of message attributes)", b.RequestID, err, s.maxMessageBytes, overhead)
 	}
@@ -119,4 +121,31 @@ func split(ndjson []byte, limit int) ([][]byte, error) {
 		chunks = append(chunks, ndjson[start:])
 	}
 	return chunks, nil
+}
+
+// escapeRefused returns ndjson with each character that SQS refuses in a
+// message written as a \uXXXX JSON escape, or ndjson itself when it holds
+// none. In a valid JSON line such characters can only be inside strings,
+// where the escape means the same.
+func escapeRefused(ndjson []byte) []byte {
+	var out []byte
+	done := 0
+	for i := 0; i < len(ndjson); {
+		// Only control characters and U+FFFE and U+FFFF (EF BF BE, EF BF
+		// BF) can be refused in valid UTF-8.
+		if c := ndjson[i]; c >= 0x20 && c != 0xEF || c == '\t' || c == '\n' || c == '\r' {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(ndjson[i:])
+		if r < 0x20 || r == 0xFFFE || r == 0xFFFF {
+			out = fmt.Appendf(append(out, ndjson[done:i]...), `\u%04X`, r)
+			done = i + n
+		}
+		i += n
+	}
+	if out == nil {
+		return ndjson
+	}
+	return append(out, ndjson[done:]...)
 }

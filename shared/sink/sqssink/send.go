@@ -1,10 +1,12 @@
 package sqssink
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,17 +25,50 @@ var sqsRetryables = retry.RetryableErrorCode{Codes: map[string]struct{}{"KmsThro
 const (
 	firstBackoff = 50 * time.Millisecond
 	maxBackoff   = time.Second
+	// maxInFlight bounds the SendMessageBatch calls of one Put under way
+	// at once.
+	maxInFlight = 8
+	// sendMargin is the least time left before its deadline at which a Put
+	// starts a call: one started later would likely be cut off, after SQS
+	// may have stored its messages, by a Put that fails anyway.
+	sendMargin = 100 * time.Millisecond
 )
 
-// sendAll sends the requests concurrently and waits for all of them.
+// sendAll sends the requests, at most maxInFlight at once, and waits for
+// them. Once one has failed, the Put fails: no further request starts, and
+// those under way stop retrying.
 func (s *Sink) sendAll(ctx context.Context, queueURL string, requests [][]types.SendMessageBatchRequestEntry) error {
-	errs := make([]error, len(requests))
-	var wg sync.WaitGroup
-	for i, entries := range requests {
-		wg.Go(func() { errs[i] = s.send(ctx, queueURL, entries) })
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for range min(maxInFlight, len(requests)) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= len(requests) {
+					return
+				}
+				err := s.send(ctx, queueURL, requests[i])
+				if err == nil {
+					continue
+				}
+				mu.Lock()
+				if first == nil || sink.IsRetryable(first) && !sink.IsRetryable(err) {
+					first = err
+				}
+				mu.Unlock()
+				cancel()
+				return
+			}
+		})
 	}
 	wg.Wait()
-	return worst(errs)
+	return first
 }
 
 // send sends one SendMessageBatch request and then again, with backoff,
@@ -43,6 +78,9 @@ func (s *Sink) send(ctx context.Context, queueURL string, entries []types.SendMe
 	return withRetry(ctx, func() error {
 		out, err := s.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: pending})
 		if err != nil {
+			if errors.As(err, new(*types.QueueDoesNotExist)) {
+				s.queue.forget(queueURL)
+			}
 			return fmt.Errorf("sqs: SendMessageBatch: %w", err)
 		}
 		pending, err = unsent(pending, out.Failed)
@@ -83,11 +121,19 @@ func unsent(entries []types.SendMessageBatchRequestEntry, failed []types.BatchRe
 	return again, &partialFailure{failed: len(failed), sent: len(entries), first: failed[0]}
 }
 
-// withRetry runs op until it succeeds, fails for good, or ctx ends; in the last
-// case it returns op's last error wrapped in sink.ErrUnavailable.
+// withRetry runs op until it succeeds, fails for good, or ctx ends or is
+// less than sendMargin from its deadline; in the last case it returns op's
+// last error wrapped in sink.ErrUnavailable.
 func withRetry(ctx context.Context, op func() error) error {
+	var err error
 	for attempt := 0; ; attempt++ {
-		err := op()
+		if !startable(ctx) {
+			if err == nil {
+				err = fmt.Errorf("sqs: not sent: %w", cmp.Or(ctx.Err(), errTooLate))
+			}
+			return sink.Unavailable(err)
+		}
+		err = op()
 		if err == nil || !retryable(ctx, err) {
 			return err
 		}
@@ -95,6 +141,16 @@ func withRetry(ctx context.Context, op func() error) error {
 			return sink.Unavailable(err)
 		}
 	}
+}
+
+// errTooLate says that a call was not made for want of time.
+var errTooLate = fmt.Errorf("less than %v before the deadline", sendMargin)
+
+// startable says whether ctx is live and more than sendMargin from its
+// deadline.
+func startable(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ctx.Err() == nil && (!ok || time.Until(d) > sendMargin)
 }
 
 // retryable says whether err may go away if the call is made again: the
@@ -105,19 +161,4 @@ func retryable(ctx context.Context, err error) bool {
 	return ctx.Err() != nil || errors.As(err, &partial) ||
 		retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err).Bool() ||
 		sqsRetryables.IsErrorRetryable(err).Bool()
-}
-
-// worst picks the error to report: one that retrying will not fix, if any.
-func worst(errs []error) error {
-	var retryableErr error
-	for _, err := range errs {
-		switch {
-		case err == nil:
-		case !sink.IsRetryable(err):
-			return err
-		case retryableErr == nil:
-			retryableErr = err
-		}
-	}
-	return retryableErr
 }

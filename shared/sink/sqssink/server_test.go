@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 	os.Unsetenv("AWS_ENDPOINT_URL")
 	os.Unsetenv("AWS_PROFILE")
 	var stop func()
-	localSQS.endpoint, stop, localSQS.err = startLocalSQS()
+	localSQS.endpoint, stop, localSQS.err = startLocalSQS("0")
 	code := m.Run()
 	if stop != nil {
 		stop()
@@ -61,8 +61,8 @@ func serverEndpoint(t testing.TB) string {
 }
 
 // startLocalSQS runs .ci/node-sqs/serve.mjs (or $WEBTRACK_LOCAL_SQS) under
-// node on a free loopback port and waits until it listens.
-func startLocalSQS() (endpoint string, stop func(), err error) {
+// node on a loopback port ("0": a free one) and waits until it listens.
+func startLocalSQS(port string) (endpoint string, stop func(), err error) {
 	launcher := os.Getenv("WEBTRACK_LOCAL_SQS")
 	if launcher == "" {
 		launcher = filepath.Join("..", "..", "..", ".ci", "node-sqs", "serve.mjs")
@@ -70,7 +70,7 @@ func startLocalSQS() (endpoint string, stop func(), err error) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(launcher), "node_modules", "local-aws-sqs")); err != nil {
 		return "", nil, fmt.Errorf("local-aws-sqs is not installed next to %s: run `bash .ci/test`, which installs it (%w)", launcher, err)
 	}
-	cmd := exec.Command("node", launcher, "0")
+	cmd := exec.Command("node", launcher, port)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -80,13 +80,13 @@ func startLocalSQS() (endpoint string, stop func(), err error) {
 		return "", nil, fmt.Errorf("starting local-aws-sqs (is node installed?): %w", err)
 	}
 	stop = func() { cmd.Process.Kill(); cmd.Wait() }
-	port := make(chan string, 1)
+	listening := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(out).ReadString('\n')
-		port <- strings.TrimSpace(strings.TrimPrefix(line, "listening "))
+		listening <- strings.TrimSpace(strings.TrimPrefix(line, "listening "))
 	}()
 	select {
-	case p := <-port:
+	case p := <-listening:
 		if p == "" {
 			stop()
 			return "", nil, errors.New("local-aws-sqs exited before listening")
@@ -102,11 +102,17 @@ func startLocalSQS() (endpoint string, stop func(), err error) {
 // and reading them back.
 func newClient(t testing.TB) *sqs.Client {
 	t.Helper()
+	return clientOf(t, serverEndpoint(t))
+}
+
+// clientOf is a test-side client of the server at endpoint.
+func clientOf(t testing.TB, endpoint string) *sqs.Client {
+	t.Helper()
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(serverEndpoint(t)) })
+	return sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) })
 }
 
 var queueCount atomic.Int64
@@ -116,13 +122,19 @@ var queueCount atomic.Int64
 func newQueue(t testing.TB, c *sqs.Client, suffix string) (name, url string) {
 	t.Helper()
 	name = fmt.Sprintf("webtrack-test-%d%s", queueCount.Add(1), suffix)
+	return name, createQueue(t, c, name)
+}
+
+// createQueue makes the queue named name and returns its URL.
+func createQueue(t testing.TB, c *sqs.Client, name string) string {
+	t.Helper()
 	in := &sqs.CreateQueueInput{QueueName: aws.String(name)}
-	if suffix == ".fifo" {
+	if strings.HasSuffix(name, ".fifo") {
 		in.Attributes = map[string]string{string(types.QueueAttributeNameFifoQueue): "true"}
 	}
 	out, err := c.CreateQueue(context.Background(), in)
 	if err != nil {
 		t.Fatalf("CreateQueue %s: %v", name, err)
 	}
-	return name, aws.ToString(out.QueueUrl)
+	return aws.ToString(out.QueueUrl)
 }

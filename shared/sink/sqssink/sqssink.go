@@ -9,7 +9,8 @@
 //
 //	queue_url          the queue's URL; used instead of a queue name in the host,
 //	                   it saves the GetQueueUrl call. Otherwise the name is
-//	                   resolved to a URL on the first Put and the answer cached.
+//	                   resolved to a URL on the first Put and the answer cached
+//	                   until SQS says that queue does not exist.
 //	region             AWS region; default: the SDK's default chain (AWS_REGION,
 //	                   which Lambda sets).
 //	endpoint           SQS endpoint URL, for SQS-compatible servers and tests;
@@ -24,8 +25,12 @@
 //
 // Each batch is cut into as few messages as max_message_bytes allows. A
 // message body is a run of whole NDJSON lines of the batch, in order, each
-// ending in '\n'; a single line too large for a message is an error. Every
-// message carries these message attributes:
+// ending in '\n'. Characters that JSON allows in strings but SQS refuses in a
+// message (U+FFFE, U+FFFF and the other characters outside #x9, #xA, #xD,
+// #x20 to #xD7FF, #xE000 to #xFFFD and #x10000 to #x10FFFF) are written as
+// \uXXXX escapes, which mean the same to a JSON reader. A line too large for
+// a message fails the Put before anything is sent (500). Every message
+// carries these message attributes:
 //
 //	request_id  String  the batch's request id
 //	part        Number  this message's place in the batch, from 1
@@ -34,23 +39,27 @@
 //	logstore    String  the batch's logstore (left out when empty)
 //
 // Messages are sent up to ten at a time with SendMessageBatch, at most 1 MiB
-// a request, the requests of one batch concurrently: parts may arrive in any
-// order, and consumers put them in order by part. On a FIFO queue (its name
-// ends in .fifo) each message has the request id as MessageGroupId and
+// a request, the requests of one batch up to eight at once: parts may arrive
+// in any order, and consumers put them in order by part. On a FIFO queue (its
+// name ends in .fifo) each message has the request id as MessageGroupId and
 // "{request id}.{part}" as MessageDeduplicationId, so SQS itself drops a part
 // sent again within its five-minute deduplication interval.
 //
 // Delivery is at least once. Messages that SQS accepted cannot be taken back
-// when a later part of the same batch fails, and a failed Put is retried by
-// the client with the same request id; so a consumer must deduplicate on
-// (request_id, part) and treat a batch as complete once it holds parts 1 to
-// parts.
+// when another part of the same batch fails, so a failed Put may leave some
+// of its parts in the queue; once one request has failed, or less than
+// 100ms are left before the deadline, no further request starts. SQS
+// itself may deliver a message twice, and the sink sends again a message
+// whose fate it does not know, so a consumer drops copies on
+// (request_id, part) and treats a batch as complete once it holds parts 1 to
+// parts. A client's retry of a failed request is a new request, with a new
+// id.
 //
 // Errors: throttling, 5xx answers, connection failures and time-outs are
-// retried with backoff until the Put's context ends, then returned wrapped in
-// sink.ErrUnavailable (503); so are messages that SendMessageBatch reports
-// failed through no fault of the sender. Other errors (no such queue, access
-// denied, a message the queue rejects) are returned as they are (500).
+// retried with backoff until 100ms before the Put's deadline, then returned
+// wrapped in sink.ErrUnavailable (503); so are messages that SendMessageBatch
+// reports failed through no fault of the sender. Other errors (no such queue,
+// access denied, a message the queue rejects) are returned as they are (500).
 package sqssink
 
 import (
@@ -125,7 +134,7 @@ func (s *Sink) setQueue(name, rawURL string) error {
 		if err != nil || qu.Host == "" || qu.Path == "" {
 			return fmt.Errorf("sqs: queue_url %q is not a queue URL", rawURL)
 		}
-		s.queue.url = rawURL
+		s.queue.url.Store(&rawURL)
 		s.fifo = strings.HasSuffix(qu.Path, ".fifo")
 	case name != "":
 		s.queue.name = name

@@ -2,9 +2,11 @@ package sqssink_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -174,17 +176,74 @@ func TestFewestMessagesWithinLimit(t *testing.T) {
 	}
 }
 
+// TestLineTooLarge puts batches with one line too large for a message, last,
+// after enough lines for several requests: the Put must fail for good before
+// any call to SQS.
 func TestLineTooLarge(t *testing.T) {
-	h, r := newHarness(t, "", serverEndpoint(t), "&max_message_bytes=1024")
-	b := sinktest.BatchOf("REQ0000000000000000000051", `{"a":"small"}`, `{"a":"`+strings.Repeat("x", 2000)+`"}`)
-	err := h.Sink.Put(context.Background(), b)
-	if err == nil || sink.IsRetryable(err) || !strings.Contains(err.Error(), "line 2 is 2009 bytes") {
-		t.Fatalf("Put of a line larger than a message: got %v, want a plain error naming line 2", err)
+	p := newProxy(t, "127.0.0.1:0")
+	h, r := newHarness(t, "", p.srv.URL, "&max_message_bytes=2048")
+	small := sinktest.Lines(sinktest.NewBatch("", 100, 100))[""]
+	for _, c := range []struct{ line, want string }{
+		{`{"a":"` + strings.Repeat("x", 2000) + `"}`, "line 101 is 2009 bytes"},
+		// 1,209 bytes as sent, 2,409 once its U+FFFE are escaped.
+		{`{"a":"` + strings.Repeat("\uFFFE", 400) + `"}`, "line 101 is 2409 bytes"},
+	} {
+		err := h.Sink.Put(context.Background(), sinktest.BatchOf("REQ0000000000000000000051", append(small, c.line)...))
+		if err == nil || sink.IsRetryable(err) || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("Put of a line larger than a message: got %v, want a plain error saying %q", err, c.want)
+		}
+	}
+	if n := p.requests.Load(); n != 0 {
+		t.Errorf("%d calls to SQS for batches refused", n)
 	}
 	sinktest.Expect(t, h, map[string][]string{})
 	if r.messages != 0 {
 		t.Errorf("%d messages sent for a batch that failed", r.messages)
 	}
+}
+
+// TestRefusedCharactersEscaped puts a line holding U+FFFE and U+FFFF, which
+// JSON allows raw in strings and SQS refuses in a message: the message must
+// hold only characters that SQS takes, and read back as the same JSON.
+func TestRefusedCharactersEscaped(t *testing.T) {
+	h, r := newHarness(t, "", serverEndpoint(t), "")
+	line := "{\"__time__\":1,\"msg\":\"a\uFFFEb\uFFFFc\\\"\\uFFFE\",\"kept\":\"\uFFFD\U0001F600\uE000\"}"
+	b := sinktest.BatchOf("REQ0000000000000000000055", line, `{"plain":"x"}`)
+	if err := h.Sink.Put(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.stored(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := got[b.RequestID]
+	if len(lines) != 2 || lines[1] != `{"plain":"x"}` {
+		t.Fatalf("read back %q", lines)
+	}
+	if i := strings.IndexFunc(lines[0], refusedBySQS); i >= 0 {
+		t.Errorf("message holds %U, which SQS refuses: %q", []rune(lines[0][i:])[0], lines[0])
+	}
+	if !strings.Contains(lines[0], "\uFFFD\U0001F600\uE000") {
+		t.Errorf("characters that SQS takes were escaped: %q", lines[0])
+	}
+	var want, have any
+	if err := json.Unmarshal([]byte(line), &want); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &have); err != nil {
+		t.Fatalf("read back %q: %v", lines[0], err)
+	}
+	if !reflect.DeepEqual(want, have) {
+		t.Errorf("read back %q, which means %v; want %v", lines[0], have, want)
+	}
+}
+
+// refusedBySQS says whether SQS refuses r in a message: it takes #x9, #xA,
+// #xD, #x20 to #xD7FF, #xE000 to #xFFFD and #x10000 to #x10FFFF.
+func refusedBySQS(r rune) bool {
+	ok := r == 0x9 || r == 0xA || r == 0xD || r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
+	return !ok
 }
 
 func TestQueueURLParameter(t *testing.T) {

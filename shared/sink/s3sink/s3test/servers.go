@@ -1,6 +1,7 @@
 // Package s3test runs real S3-compatible servers on loopback for the tests of
 // the S3 and OSS sinks: gofakes3 in process, versitygw as a child process,
-// and a proxy in front of either that throttles, hangs or goes down on cue.
+// either of which can be stopped and started again, and a proxy in front of
+// either that throttles, hangs or goes down on cue.
 package s3test
 
 import (
@@ -9,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -32,7 +32,16 @@ type Server struct {
 	Bucket    string
 	AccessKey string
 	SecretKey string
+	stop      func()
+	start     func() error
 }
+
+// Stop stops the server and drops its connections: clients are refused.
+func (s *Server) Stop() { s.stop() }
+
+// Start starts the stopped server again on the same address, with the
+// objects it held, and returns once it answers.
+func (s *Server) Start() error { return s.start() }
 
 // GoFakeS3 starts gofakes3 on loopback with an empty bucket. It checks
 // Content-MD5 but no signature, so any credentials pass.
@@ -42,9 +51,25 @@ func GoFakeS3(t testing.TB, bucket string) *Server {
 	if err := backend.CreateBucket(bucket); err != nil {
 		t.Fatalf("gofakes3: create bucket: %v", err)
 	}
-	srv := httptest.NewServer(gofakes3.New(backend).Server())
-	t.Cleanup(srv.Close)
-	return &Server{Endpoint: srv.URL, Bucket: bucket, AccessKey: "fake-key", SecretKey: "fake-secret"}
+	handler := gofakes3.New(backend).Server()
+	addr := freeLoopbackAddr(t)
+	s := &Server{Endpoint: "http://" + addr, Bucket: bucket, AccessKey: "fake-key", SecretKey: "fake-secret"}
+	var srv *http.Server
+	s.start = func() error {
+		l, err := listenRetrying(addr)
+		if err != nil {
+			return err
+		}
+		srv = &http.Server{Handler: handler, ErrorLog: quiet}
+		go srv.Serve(l)
+		return nil
+	}
+	s.stop = func() { _ = srv.Close() }
+	if err := s.start(); err != nil {
+		t.Fatalf("gofakes3: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
 }
 
 // Versitygw starts versitygw over a temporary directory on a free loopback
@@ -57,19 +82,41 @@ func Versitygw(t testing.TB, bucket string) *Server {
 		t.Fatalf("versitygw not on PATH (%v): run `bash .ci/test`, which installs it into $WEBTRACK_TOOLS/bin, or add that directory to PATH", err)
 	}
 	s := &Server{Endpoint: "http://" + freeLoopbackAddr(t), Bucket: bucket, AccessKey: "webtrack-root", SecretKey: "webtrack-root-secret"}
-	cmd := exec.Command(bin, "--quiet", "--port", strings.TrimPrefix(s.Endpoint, "http://"), "posix", t.TempDir())
-	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKey, "ROOT_SECRET_ACCESS_KEY="+s.SecretKey)
+	dir := t.TempDir()
+	var cmd *exec.Cmd
 	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting versitygw: %v", err)
+	created := false // the bucket, by the first start
+	s.stop = func() {
+		if cmd != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			cmd = nil
+		}
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	if err := s.createBucketWhenReady(10 * time.Second); err != nil {
-		t.Fatalf("versitygw at %s: %v\noutput:\n%s", s.Endpoint, err, out.String())
+	s.start = func() error {
+		cmd = exec.Command(bin, "--quiet", "--port", strings.TrimPrefix(s.Endpoint, "http://"), "posix", dir)
+		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKey, "ROOT_SECRET_ACCESS_KEY="+s.SecretKey)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("starting versitygw: %w", err)
+		}
+		err := s.whenReady(10*time.Second, func(ctx context.Context) error {
+			if created {
+				_, err := s.Client().HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.Bucket})
+				return err
+			}
+			_, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &s.Bucket})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("versitygw at %s: %w\noutput:\n%s", s.Endpoint, err, out.String())
+		}
+		created = true
+		return nil
+	}
+	t.Cleanup(s.Stop)
+	if err := s.start(); err != nil {
+		t.Fatal(err)
 	}
 	return s
 }
@@ -84,12 +131,12 @@ func freeLoopbackAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// createBucketWhenReady retries CreateBucket until the server answers.
-func (s *Server) createBucketWhenReady(wait time.Duration) error {
+// whenReady retries op until it succeeds or wait has passed.
+func (s *Server) whenReady(wait time.Duration, op func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	for {
-		_, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &s.Bucket})
+		err := op(ctx)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}

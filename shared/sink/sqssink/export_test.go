@@ -1,0 +1,7 @@
+package sqssink
+
+// Limits that the tests check.
+const (
+	MaxInFlight = maxInFlight
+	SendMargin  = sendMargin
+)
