@@ -113,14 +113,16 @@ type fcFunction struct {
 	firstAt time.Time
 }
 
-// startFC starts bin with FC_RUNTIME_API pointing at a loopback runtime API
-// and the given environment added.
+// startFC starts bin with FC_RUNTIME_API pointing at a loopback runtime API,
+// FC_FUNCTION_NAME set as Function Compute sets it, the tests' file sinks
+// allowed, and the given environment added.
 func startFC(t testing.TB, bin string, env ...string) *fcFunction {
 	t.Helper()
 	api := &runtimeAPI{next: make(chan invocation), waiting: map[string]chan result{}, polled: make(chan struct{})}
 	srv := httptest.NewServer(api)
 	cmd := exec.Command(bin)
-	cmd.Env = append(append(os.Environ(), env...), "FC_RUNTIME_API="+strings.TrimPrefix(srv.URL, "http://"))
+	cmd.Env = append(append(os.Environ(), "FC_FUNCTION_NAME=webtrack", "WEBTRACK_ALLOW_LOCAL_FILE_SINK=true"), env...)
+	cmd.Env = append(cmd.Env, "FC_RUNTIME_API="+strings.TrimPrefix(srv.URL, "http://"))
 	out := &strings.Builder{}
 	cmd.Stdout, cmd.Stderr = out, out
 	fn := &fcFunction{api: api, started: time.Now()}

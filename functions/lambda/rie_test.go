@@ -63,8 +63,9 @@ type function struct {
 }
 
 // startRIE starts aws-lambda-rie on free loopback ports with bootstrap as the
-// function, the given environment added, and waits until it accepts
-// invocations. The emulator starts the function on the first invocation.
+// function, the tests' file sinks allowed, the given environment added, and
+// waits until it accepts invocations. The emulator starts the function on the
+// first invocation.
 func startRIE(t testing.TB, bootstrap string, env ...string) *function {
 	t.Helper()
 	rie, err := exec.LookPath("aws-lambda-rie")
@@ -73,7 +74,7 @@ func startRIE(t testing.TB, bootstrap string, env ...string) *function {
 	}
 	addr, api := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", api, bootstrap)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), "WEBTRACK_ALLOW_LOCAL_FILE_SINK=true"), env...)
 	cmd.Env = append(cmd.Env, "AWS_LAMBDA_FUNCTION_TIMEOUT=30", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128")
 	fn := &function{url: "http://" + addr + "/2015-03-31/functions/function/invocations"}
 	pipe, err := cmd.StdoutPipe()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -33,7 +34,8 @@ func TestTemplateLint(t *testing.T) {
 // reads as Name.
 type samTemplate struct {
 	Parameters map[string]struct {
-		Default any `yaml:"Default"`
+		Default        any    `yaml:"Default"`
+		AllowedPattern string `yaml:"AllowedPattern"`
 	} `yaml:"Parameters"`
 	Resources map[string]struct {
 		Type     string `yaml:"Type"`
@@ -84,7 +86,7 @@ func TestTemplateMatchesCode(t *testing.T) {
 		t.Errorf("CodeUri %q builds %s, not this package (%s)", p.CodeUri, built, here)
 	}
 
-	env := map[string]string{}
+	env := map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "webtrack"} // as Lambda sets it
 	for name, param := range p.Environment.Variables {
 		def := tpl.Parameters[param].Default
 		if def == nil {
@@ -94,6 +96,22 @@ func TestTemplateMatchesCode(t *testing.T) {
 	}
 	if _, err := config.Load(func(k string) string { return env[k] }); err != nil {
 		t.Errorf("the template's environment with the parameters' defaults: %v", err)
+	}
+
+	// SinkUrl admits only the sinks this binary links and that outlive the
+	// instance: anything else fails every cold start or loses every batch.
+	pattern := regexp.MustCompile(tpl.Parameters["SinkUrl"].AllowedPattern)
+	for sinkURL, ok := range map[string]bool{
+		"s3://bucket/webtrack?region=eu-west-1":                               true,
+		"sqs://queue?region=eu-west-1":                                        true,
+		"sqs://?queue_url=https://sqs.eu-west-1.amazonaws.com/123456789012/q": true,
+		"oss://bucket/webtrack":                                               false,
+		"kafka://broker:9092/topic":                                           false,
+		"file:///tmp/data":                                                    false,
+	} {
+		if pattern.MatchString(sinkURL) != ok {
+			t.Errorf("SinkUrl pattern %q admits %s: %v, want %v", pattern, sinkURL, !ok, ok)
+		}
 	}
 
 	routes := map[string]bool{}

@@ -91,6 +91,19 @@ func Host(h http.Header, domainName string) string {
 	return domainName
 }
 
+// LastForwardedFor is the client address that the nearest proxy added: the
+// last X-Forwarded-For entry, or "" when there is none. A proxy that appends
+// (ALB, nginx, Cloud Run) leaves the client's own entries in front, so every
+// earlier entry may be forged and only this one can be trusted.
+func LastForwardedFor(h http.Header) string {
+	values := h.Values("X-Forwarded-For")
+	if len(values) == 0 {
+		return ""
+	}
+	last := values[len(values)-1]
+	return strings.TrimSpace(last[strings.LastIndexByte(last, ',')+1:])
+}
+
 // Path decodes a path as the client sent it (percent-encoded), keeping it as
 // sent when it does not decode.
 func Path(raw string) string {

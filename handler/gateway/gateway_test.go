@@ -61,3 +61,22 @@ func TestPath(t *testing.T) {
 		}
 	}
 }
+
+func TestLastForwardedFor(t *testing.T) {
+	for _, c := range []struct {
+		values []string
+		want   string
+	}{
+		{nil, ""},
+		{[]string{"203.0.113.5"}, "203.0.113.5"},
+		// A client forges the first entries; the proxy appends the real one.
+		{[]string{"198.51.100.66, 203.0.113.5"}, "203.0.113.5"},
+		{[]string{"198.51.100.66,203.0.113.5 "}, "203.0.113.5"},
+		{[]string{"198.51.100.66", "10.0.0.1, 203.0.113.5"}, "203.0.113.5"},
+		{[]string{"2001:db8::1"}, "2001:db8::1"},
+	} {
+		if got := LastForwardedFor(http.Header{"X-Forwarded-For": c.values}); got != c.want {
+			t.Errorf("LastForwardedFor(%q) = %q, want %q", c.values, got, c.want)
+		}
+	}
+}

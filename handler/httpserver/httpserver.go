@@ -7,9 +7,9 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/webtrack/webtrack/handler/gateway"
 	"github.com/webtrack/webtrack/shared/processor"
 )
 
@@ -40,9 +40,10 @@ func (h Handler) request(r *http.Request) *processor.Request {
 	if err != nil {
 		ip = r.RemoteAddr
 	}
-	if xff := r.Header.Values("X-Forwarded-For"); h.TrustForwardedFor && len(xff) > 0 {
-		last := xff[len(xff)-1]
-		ip = strings.TrimSpace(last[strings.LastIndexByte(last, ',')+1:])
+	if h.TrustForwardedFor {
+		if v := gateway.LastForwardedFor(r.Header); v != "" {
+			ip = v
+		}
 	}
 	return &processor.Request{
 		Method:        r.Method,

@@ -3,7 +3,6 @@ package lambdaevent
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -13,15 +12,15 @@ import (
 
 // ALBRequest converts an Application Load Balancer target group event, with
 // or without multi-value headers. The load balancer passes the query still
-// URL-encoded, and the client's address only as the first X-Forwarded-For
-// entry.
+// URL-encoded, and the client's address only as the X-Forwarded-For entry
+// it appends (gateway.LastForwardedFor): the entries before it are the
+// client's to choose.
 func ALBRequest(ev *events.ALBTargetGroupRequest) (*processor.Request, error) {
 	body, err := gateway.DecodeBody(ev.Body, ev.IsBase64Encoded)
 	if err != nil {
 		return nil, err
 	}
 	header := gateway.Header(ev.Headers, ev.MultiValueHeaders)
-	ip, _, _ := strings.Cut(header.Get("X-Forwarded-For"), ",")
 	return &processor.Request{
 		Method:   ev.HTTPMethod,
 		Path:     gateway.Path(ev.Path),
@@ -29,7 +28,7 @@ func ALBRequest(ev *events.ALBTargetGroupRequest) (*processor.Request, error) {
 		Query:    values(ev.QueryStringParameters, ev.MultiValueQueryStringParameters, true),
 		Header:   header,
 		Body:     body,
-		ClientIP: strings.TrimSpace(ip),
+		ClientIP: gateway.LastForwardedFor(header),
 	}, nil
 }
 

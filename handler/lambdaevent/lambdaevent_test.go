@@ -65,7 +65,7 @@ const (
   "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/webtrack/6d0ecf831eec9f09"}},
   "httpMethod": "GET", "path": "/logstores/web/track",
   "queryStringParameters": {"APIVersion": "0.6.0", "msg": "hello%20world", "a%2Bb": "1%2C2"},
-  "headers": {"host": "lb-123.us-east-1.elb.amazonaws.com", "x-forwarded-for": "203.0.113.50, 10.0.1.1", "x-forwarded-proto": "https"},
+  "headers": {"host": "lb-123.us-east-1.elb.amazonaws.com", "x-forwarded-for": "198.51.100.66, 203.0.113.50", "x-forwarded-proto": "https"},
   "body": "", "isBase64Encoded": false
 }`
 	albMultiEvent = `{
@@ -150,13 +150,13 @@ func TestRequest(t *testing.T) {
 				"X-Forwarded-For": {"192.0.2.1, 10.0.0.1"}},
 			Body: []byte{}, ClientIP: "192.0.2.1"},
 	}, {
-		name: "ALB decodes the query and takes the first forwarded address",
+		name: "ALB decodes the query and takes the forwarded address it appended, not the client's forged one",
 		convert: func() (*processor.Request, error) {
 			return ALBRequest(decode[events.ALBTargetGroupRequest](t, albEvent))
 		},
 		want: processor.Request{Method: "GET", Path: "/logstores/web/track", Host: "lb-123.us-east-1.elb.amazonaws.com",
 			Query: url.Values{"APIVersion": {"0.6.0"}, "msg": {"hello world"}, "a+b": {"1,2"}},
-			Header: http.Header{"Host": {"lb-123.us-east-1.elb.amazonaws.com"}, "X-Forwarded-For": {"203.0.113.50, 10.0.1.1"},
+			Header: http.Header{"Host": {"lb-123.us-east-1.elb.amazonaws.com"}, "X-Forwarded-For": {"198.51.100.66, 203.0.113.50"},
 				"X-Forwarded-Proto": {"https"}},
 			Body: []byte{}, ClientIP: "203.0.113.50"},
 	}, {

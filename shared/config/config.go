@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/webtrack/webtrack/shared/processor"
+	"github.com/webtrack/webtrack/shared/sink/groupcommit"
 )
 
 // Config is everything a function needs to start.
@@ -21,10 +22,25 @@ type Config struct {
 	// SinkURL names where batches are stored (WEBTRACK_SINK).
 	SinkURL  string
 	LogLevel slog.Level
+	// Addr is the local server's listen address (WEBTRACK_ADDR, else :$PORT).
+	Addr string
+	// TrustForwardedFor makes the local server take the client address from
+	// X-Forwarded-For (WEBTRACK_TRUST_FORWARDED_FOR).
+	TrustForwardedFor bool
+	// MemoryLimit is the Go memory limit for the instance's memory.
+	MemoryLimit int64
+	// GroupCommit lets concurrent requests for one partition share one
+	// write (WEBTRACK_GROUP_COMMIT), within Group's bounds.
+	GroupCommit bool
+	Group       groupcommit.Options
 }
 
 // DefaultSinkURL stores under ./data, the embedded default.
 const DefaultSinkURL = "file://./data"
+
+// DefaultAddr is the local server's listen address when neither WEBTRACK_ADDR
+// nor PORT is set.
+const DefaultAddr = "127.0.0.1:8080"
 
 // MaxBodyLimit is the largest WEBTRACK_MAX_BODY_BYTES accepted: more than a
 // function's request payload limit could ever carry.
@@ -33,11 +49,12 @@ const MaxBodyLimit = 64 << 20
 // Load reads the configuration through getenv (os.Getenv in production).
 func Load(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
-	cfg := Config{Processor: processor.DefaultConfig(), SinkURL: DefaultSinkURL}
+	cfg := Config{Processor: processor.DefaultConfig(), SinkURL: DefaultSinkURL, Addr: DefaultAddr, GroupCommit: true, Group: groupcommit.DefaultOptions()}
 	p := &cfg.Processor
 	r.string("WEBTRACK_SINK", &cfg.SinkURL)
-	r.string("WEBTRACK_DEFAULT_PROJECT", &p.DefaultProject)
-	r.list("WEBTRACK_ENDPOINTS", &p.Endpoints)
+	r.fileSinkOnFunction(cfg.SinkURL)
+	r.project("WEBTRACK_DEFAULT_PROJECT", &p.DefaultProject)
+	r.domains("WEBTRACK_ENDPOINTS", &p.Endpoints)
 	r.patterns("WEBTRACK_PROJECTS", &p.Projects)
 	r.patterns("WEBTRACK_LOGSTORES", &p.Logstores)
 	r.patterns("WEBTRACK_DISABLED_LOGSTORES", &p.DisabledLogstores)
@@ -47,6 +64,10 @@ func Load(getenv func(string) string) (Config, error) {
 	r.bool("WEBTRACK_CLIENT_METADATA", &p.ClientMetadata)
 	r.bool("WEBTRACK_CLIENT_TIME", &p.ClientTime)
 	r.duration("WEBTRACK_SINK_TIMEOUT", &p.SinkTimeout)
+	r.memory(&cfg)
+	r.groupCommit(&cfg)
+	r.listenAddr(&cfg.Addr)
+	r.bool("WEBTRACK_TRUST_FORWARDED_FOR", &cfg.TrustForwardedFor)
 	if v := getenv("WEBTRACK_LOG_LEVEL"); v != "" {
 		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			r.fail("WEBTRACK_LOG_LEVEL", v, "want debug, info, warn or error")
@@ -88,6 +109,8 @@ func (r *reader) patterns(name string, dst *[]string) {
 	for _, p := range *dst {
 		if _, err := path.Match(p, ""); err != nil || strings.Count(p, "/") > 1 {
 			r.fail(name, p, "not a name pattern: use names, * and ?, optionally as project/logstore")
+		} else if strings.ToLower(p) != p {
+			r.fail(name, p, "names are lowercase, so a pattern with upper-case letters matches none")
 		}
 	}
 }

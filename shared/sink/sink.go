@@ -102,23 +102,48 @@ func Register(scheme string, open Opener) {
 	openers[scheme] = open
 }
 
-// Open builds the sink that rawURL names.
+// Open builds the sink that rawURL names. Its errors name the URL as Redact
+// gives it, never with a password.
 func Open(ctx context.Context, rawURL string) (Sink, error) {
+	safe := Redact(rawURL)
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("sink URL %q: %w", rawURL, err)
+		// url.Parse's error repeats its input: give the redacted URL's
+		// error instead, or blame the user info when only it was at fault.
+		err = errors.New("invalid user or password")
+		if _, perr := url.Parse(safe); perr != nil {
+			err = errors.Unwrap(perr)
+		}
+		return nil, fmt.Errorf("sink URL %q: %w", safe, err)
 	}
 	mu.RLock()
 	open, ok := openers[u.Scheme]
 	mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("sink URL %q: unknown scheme %q (known: %s)", rawURL, u.Scheme, strings.Join(Schemes(), ", "))
+		return nil, fmt.Errorf("sink URL %q: unknown scheme %q (known: %s)", safe, u.Scheme, strings.Join(Schemes(), ", "))
 	}
 	s, err := open(ctx, u)
 	if err != nil {
-		return nil, fmt.Errorf("sink URL %q: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("sink URL %q: %w", safe, err)
 	}
 	return s, nil
+}
+
+// Redact returns rawURL with its password replaced by "xxxxx", as
+// url.URL.Redacted does. When rawURL does not parse, everything from the
+// first ':' after "scheme://" to the last '@' is replaced: that covers the
+// password however it is malformed, at worst hiding more than it.
+func Redact(rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil {
+		return u.Redacted()
+	}
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	at := strings.LastIndexByte(rest, '@')
+	colon := strings.IndexByte(rest, ':')
+	if !ok || at < 0 || colon < 0 || colon > at {
+		return rawURL
+	}
+	return scheme + "://" + rest[:colon] + ":xxxxx" + rest[at:]
 }
 
 // Schemes lists the registered URL schemes, sorted.

@@ -1,7 +1,10 @@
 package sink_test
 
 import (
+	"context"
+	"errors"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/webtrack/webtrack/shared/sink"
@@ -28,6 +31,39 @@ func TestCheckParams(t *testing.T) {
 			t.Errorf("CheckParams(%q) = %v, want nil", raw, err)
 		case want != "" && (err == nil || err.Error() != want):
 			t.Errorf("CheckParams(%q) = %v, want %s", raw, err, want)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for raw, want := range map[string]string{
+		"s3://bucket/raw?region=x":                      "s3://bucket/raw?region=x",
+		"kafka://user:s3cret@b1:9092/topic":             "kafka://user:xxxxx@b1:9092/topic",
+		"kafka://user:s3cr%zz@b1:9092/topic":            "kafka://user:xxxxx@b1:9092/topic",
+		"kafka://user:s3cret@b1:bad/topic":              "kafka://user:xxxxx@b1:bad/topic",
+		"kafka://user:s3/c?r#et@b1:9092/topic?tls=true": "kafka://user:xxxxx@b1:9092/topic?tls=true",
+		"kafka://b1:bad/topic?x=%zz":                    "kafka://b1:bad/topic?x=%zz",
+	} {
+		if got := sink.Redact(raw); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+// TestOpenErrorsHideThePassword opens URLs that fail at each step (parse,
+// scheme, driver) and checks that no error repeats the password.
+func TestOpenErrorsHideThePassword(t *testing.T) {
+	sink.Register("redacttest", func(context.Context, *url.URL) (sink.Sink, error) { return nil, errors.New("refused") })
+	for raw, want := range map[string]string{
+		"kafka://user:s3cret@b1:9092/topic":  `sink URL "kafka://user:xxxxx@b1:9092/topic": unknown scheme "kafka"`,
+		"redacttest://user:s3cret@b1/topic":  `sink URL "redacttest://user:xxxxx@b1/topic": refused`,
+		"kafka://user:s3cret@b1:bad/topic":   `sink URL "kafka://user:xxxxx@b1:bad/topic": invalid port ":bad" after host`,
+		"kafka://user:s3cr%zz@b1:9092/topic": `sink URL "kafka://user:xxxxx@b1:9092/topic": invalid user or password`,
+		"kafka://user:s3cret@b1:9092/t%zz":   `sink URL "kafka://user:xxxxx@b1:9092/t%zz": invalid URL escape "%zz"`,
+	} {
+		_, err := sink.Open(context.Background(), raw)
+		if err == nil || strings.Contains(err.Error(), "s3cr") || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Open(%q) = %v, want an error starting %s", raw, err, want)
 		}
 	}
 }

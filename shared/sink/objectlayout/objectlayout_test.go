@@ -7,6 +7,7 @@ import (
 
 	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/objectlayout"
+	"github.com/webtrack/webtrack/shared/sink/sinktest"
 )
 
 func TestContentMD5(t *testing.T) {
@@ -48,5 +49,34 @@ func TestUpload(t *testing.T) {
 	err = l.Upload(context.Background(), "test put", b, func(o *objectlayout.Object) error { kept = o; return nil })
 	if err != nil || kept.Body != nil {
 		t.Errorf("Upload = %v, body after success %d bytes; want nil and the object released", err, len(kept.Body))
+	}
+}
+
+// BenchmarkEncodeParallel encodes from every P at once, as concurrent
+// requests do: a 3 MiB batch and a 10-entry browser batch. Compression that
+// serialises requests shows as no gain over GOMAXPROCS=1 (-cpu 1,2,…).
+func BenchmarkEncodeParallel(b *testing.B) {
+	for _, size := range []struct {
+		name          string
+		entries, line int
+	}{{"3MiB", 4096, 760}, {"10entries", 10, 200}} {
+		for _, c := range []objectlayout.Compression{objectlayout.Gzip, objectlayout.Zstd} {
+			b.Run(size.name+"/"+string(c), func(b *testing.B) {
+				batch := sinktest.NewBatch("REQ0000000000000000000001", size.entries, size.line)
+				l := objectlayout.Layout{Compression: c}
+				b.SetBytes(int64(len(batch.NDJSON)))
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						obj, err := l.Encode(batch)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						obj.Release()
+					}
+				})
+			})
+		}
 	}
 }

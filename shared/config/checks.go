@@ -1,0 +1,96 @@
+package config
+
+import (
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// AllowLocalFileSink is the variable that lets a function store on its own
+// disk, for a mounted NAS or EFS path.
+const AllowLocalFileSink = "WEBTRACK_ALLOW_LOCAL_FILE_SINK"
+
+// project reads a project name, refusing one that every request would answer
+// with 404 ProjectNotExist.
+func (r *reader) project(name string, dst *string) {
+	r.string(name, dst)
+	if !validProject(*dst) {
+		r.fail(name, *dst, "not a project name: 3-63 lowercase letters, digits and '-', starting and ending with a letter or digit")
+	}
+}
+
+// validProject is the service's project name rule, as the processor applies it.
+func validProject(s string) bool {
+	if len(s) < 3 || len(s) > 63 || !lowerAlnum(s[0]) || !lowerAlnum(s[len(s)-1]) {
+		return false
+	}
+	for i := range len(s) {
+		if !lowerAlnum(s[i]) && s[i] != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+// domains reads a list of bare domain names, which a Host is matched against
+// without its port: a scheme, port or path would never match.
+func (r *reader) domains(name string, dst *[]string) {
+	r.list(name, dst)
+	for _, d := range *dst {
+		if !validDomain(d) {
+			r.fail(name, d, "not a domain: give a bare name such as track.example.com, without scheme, port or path")
+		}
+	}
+}
+
+func validDomain(d string) bool {
+	for label := range strings.SplitSeq(d, ".") {
+		if label == "" || strings.Trim(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// listenAddr reads the local server's address: WEBTRACK_ADDR as host:port,
+// else :$PORT, the container platforms' convention.
+func (r *reader) listenAddr(dst *string) {
+	if v := strings.TrimSpace(r.getenv("WEBTRACK_ADDR")); v != "" {
+		if _, port, err := net.SplitHostPort(v); err != nil || !validPort(port) {
+			r.fail("WEBTRACK_ADDR", v, "want host:port, such as 127.0.0.1:8080 or :8080")
+		}
+		*dst = v
+	} else if v := strings.TrimSpace(r.getenv("PORT")); v != "" {
+		if !validPort(v) {
+			r.fail("PORT", v, "want a port number from 0 to 65535")
+		}
+		*dst = ":" + v
+	}
+}
+
+func validPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+// fileSinkOnFunction refuses a file sink on a function platform, whose disk
+// goes with the instance, unless AllowLocalFileSink says it is a mount.
+func (r *reader) fileSinkOnFunction(sinkURL string) {
+	platform := ""
+	switch {
+	case r.getenv("AWS_LAMBDA_FUNCTION_NAME") != "":
+		platform = "AWS Lambda"
+	case r.getenv("FC_FUNCTION_NAME") != "":
+		platform = "Function Compute"
+	}
+	var allow bool
+	r.bool(AllowLocalFileSink, &allow)
+	if u, err := url.Parse(sinkURL); platform == "" || allow || err != nil || u.Scheme != "file" {
+		return
+	}
+	r.fail("WEBTRACK_SINK", sinkURL, "on "+platform+" a file sink answers 2xx for batches lost with the instance: "+
+		"use an object store or queue, or set "+AllowLocalFileSink+"=true for a mounted NAS or EFS path")
+}

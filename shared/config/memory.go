@@ -1,0 +1,44 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// DefaultMemoryBytes is the memory assumed for the local server, which no
+// platform sizes.
+const DefaultMemoryBytes = 256 << 20
+
+// memory reads how much memory the instance has: the function's size on
+// Function Compute (FC_FUNCTION_MEMORY_SIZE) or Lambda
+// (AWS_LAMBDA_FUNCTION_MEMORY_SIZE), both in MB, else DefaultMemoryBytes.
+// From it come the Go memory limit, 85% of it, which leaves the rest to the
+// runtime's own memory and the platform, and the default in-flight budget,
+// half of it, which leaves the other half to the collector's headroom,
+// pooled buffers and the sink's clients.
+func (r *reader) memory(cfg *Config) {
+	memory := int64(DefaultMemoryBytes)
+	for _, name := range []string{"FC_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"} {
+		if v := strings.TrimSpace(r.getenv(name)); v != "" {
+			mb, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || mb < 64 {
+				r.fail(name, v, "want the function's memory in MB, at least 64")
+				return
+			}
+			memory = mb << 20
+			break
+		}
+	}
+	cfg.MemoryLimit = memory / 100 * 85
+	p := &cfg.Processor
+	p.MaxInflightBytes = memory / 2
+	budget := int(p.MaxInflightBytes)
+	r.int("WEBTRACK_MAX_INFLIGHT_BYTES", &budget, 1<<20, 1<<40)
+	p.MaxInflightBytes = int64(budget)
+	// The largest request (an lz4 body of the largest raw size) must fit.
+	if need := int64(5 * p.MaxBodyBytes); p.MaxInflightBytes < need {
+		r.fail("WEBTRACK_MAX_INFLIGHT_BYTES", strconv.FormatInt(p.MaxInflightBytes, 10),
+			fmt.Sprintf("a request of WEBTRACK_MAX_BODY_BYTES (%d) needs up to %d bytes in flight: raise the budget (or the function's memory) or lower the body limit", p.MaxBodyBytes, need))
+	}
+}
