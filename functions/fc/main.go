@@ -14,12 +14,12 @@ import (
 )
 
 func main() {
-	p, _, err := startup.FromEnv(context.Background())
+	svc, err := startup.FromEnv(context.Background())
 	if err != nil {
 		slog.Error("start-up failed", "err", err)
 		os.Exit(1)
 	}
 	// The sink stays open for the instance's life: every Put is stored
 	// before it returns, so nothing is lost when FC stops the instance.
-	fc.Start(fcevent.Handler(p))
+	fc.Start(fcevent.Handler(svc.Processor))
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -76,6 +77,8 @@ func TestSYAML(t *testing.T) {
 
 		var p struct {
 			Runtime, Handler, Code string
+			InstanceConcurrency    int
+			MemorySize             int
 			Env                    map[string]string `json:"environmentVariables"`
 			Triggers               []struct {
 				TriggerType   string
@@ -104,8 +107,22 @@ func TestSYAML(t *testing.T) {
 		if !built {
 			t.Errorf("%s: no action builds ./functions/fc for linux/amd64 into %s/%s", name, p.Code, p.Handler)
 		}
-		if _, err := config.Load(func(k string) string { return p.Env[k] }); err != nil {
+		env := func(k string) string {
+			if k == "FC_FUNCTION_MEMORY_SIZE" { // as FC sets it from memorySize
+				return strconv.Itoa(p.MemorySize)
+			}
+			return p.Env[k]
+		}
+		cfg, err := config.Load(env)
+		if err != nil {
 			t.Errorf("%s: environmentVariables: %v", name, err)
+		}
+		// Concurrent requests share objects only if an instance takes many
+		// at once; its memory must hold that many of the largest batches
+		// (about four times the raw limit each, in flight).
+		if need := int64(p.InstanceConcurrency) * 4 * int64(cfg.Processor.MaxBodyBytes); p.InstanceConcurrency < 2 || cfg.Processor.MaxInflightBytes < need {
+			t.Errorf("%s: instanceConcurrency %d with a budget of %d bytes from memorySize %d: want at least 2 requests at once, and room for each (%d)",
+				name, p.InstanceConcurrency, cfg.Processor.MaxInflightBytes, p.MemorySize, need)
 		}
 		http := false
 		for _, tr := range p.Triggers {

@@ -15,13 +15,13 @@ import (
 )
 
 func main() {
-	p, closeSink, err := startup.FromEnv(context.Background())
+	svc, err := startup.FromEnv(context.Background())
 	if err != nil {
 		slog.Error("start-up failed", "err", err)
 		os.Exit(1)
 	}
-	lambda.StartWithOptions(lambdaevent.Handler{P: p}, lambda.WithEnableSIGTERM(func() {
-		if err := closeSink(); err != nil {
+	lambda.StartWithOptions(lambdaevent.Handler{P: svc.Processor}, lambda.WithEnableSIGTERM(func() {
+		if err := svc.Close(); err != nil {
 			slog.Error("closing the sink", "err", err)
 		}
 	}))

@@ -17,6 +17,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -89,9 +90,15 @@ func checkStoredLine(t *testing.T, what string, line map[string]any, want map[st
 	if !ok || err != nil || sec < from.Unix() || sec > to.Unix() {
 		t.Errorf("%s: __time__ = %v, want the receive time in [%d, %d]", what, line["__time__"], from.Unix(), to.Unix())
 	}
+	// The request id is the server's own: 24 upper-case hex digits.
+	id, _ := line["__tag__:__request_id__"].(string)
+	if len(id) != 24 || strings.Trim(id, "0123456789ABCDEF") != "" {
+		t.Errorf("%s: __tag__:__request_id__ = %#v, want the server's 24-digit request id", what, line["__tag__:__request_id__"])
+	}
 	want = mergeFields(want, map[string]string{
 		"__tag__:__client_ip__":    "127.0.0.1",
 		"__tag__:__receive_time__": tm.String(),
+		"__tag__:__request_id__":   id,
 	})
 	for k, w := range want {
 		v, ok := line[k]
@@ -321,10 +328,11 @@ func testBrowserSDK(t *testing.T, serverBin string) {
 	}
 
 	all := processortest.ReadObjects(t, srv.dir)
-	var gotGroups [][]string
+	// The SDK's requests, each one's entries in order: concurrent requests
+	// may share an object (group commit), and every line names its request.
+	byRequest := map[string][]string{}
 	seen := map[string]bool{}
 	for _, o := range storedIn(all, "web") {
-		var group []string
 		for i, line := range o.Lines {
 			seq, _ := line["seq"].(string)
 			fields, ok := entries[seq]
@@ -333,23 +341,29 @@ func testBrowserSDK(t *testing.T, serverBin string) {
 				continue
 			}
 			seen[seq] = true
-			group = append(group, seq)
+			id, _ := line["__tag__:__request_id__"].(string)
+			byRequest[id] = append(byRequest[id], seq)
 			checkStoredLine(t, seq, line, mergeFields(common[trackerOf[seq]], wantFields(fields)), from, to)
 		}
-		gotGroups = append(gotGroups, group)
+	}
+	gotGroups := slices.Collect(maps.Values(byRequest))
+	for id, group := range byRequest {
+		if !slices.ContainsFunc(reqs, func(r trackLog) bool { return r.RequestID == id && r.Entries == len(group) }) {
+			t.Errorf("stored lines name request %s (%d entries), which the server did not log so", id, len(group))
+		}
 	}
 	for seq := range entries {
 		if !seen[seq] {
 			t.Errorf("entry %s was not stored", seq)
 		}
 	}
-	// One object per request: the SDK's batches, in any order.
+	// The SDK's batches, in any order.
 	sortGroups := func(g [][]string) {
 		slices.SortFunc(g, func(a, b []string) int { return strings.Compare(strings.Join(a, ","), strings.Join(b, ",")) })
 	}
 	sortGroups(gotGroups)
 	sortGroups(wantGroups)
-	t.Logf("the SDK's requests, one stored object each: %v", gotGroups)
+	t.Logf("the SDK's requests: %v, in %d objects", gotGroups, len(storedIn(all, "web")))
 	if !slices.EqualFunc(gotGroups, wantGroups, slices.Equal) {
 		t.Errorf("the SDK's requests carried %v, want %v", gotGroups, wantGroups)
 	}

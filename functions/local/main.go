@@ -5,7 +5,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -32,22 +30,19 @@ func main() {
 func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	p, closeSink, err := startup.FromEnv(ctx)
+	svc, err := startup.FromEnv(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeSink()
-	trustXFF, err := strconv.ParseBool(cmp.Or(os.Getenv("WEBTRACK_TRUST_FORWARDED_FOR"), "false"))
-	if err != nil {
-		return fmt.Errorf("WEBTRACK_TRUST_FORWARDED_FOR: want true or false: %w", err)
-	}
-	ln, err := net.Listen("tcp", listenAddr())
+	defer svc.Close()
+	cfg := svc.Config
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
 	slog.Info("listening", "addr", ln.Addr().String())
 	srv := &http.Server{
-		Handler:           httpserver.Handler{Processor: p, TrustForwardedFor: trustXFF},
+		Handler:           httpserver.Handler{Processor: svc.Processor, TrustForwardedFor: cfg.TrustForwardedFor},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -55,14 +50,4 @@ func run() error {
 	err = httpserver.Serve(ctx, srv, ln, 30*time.Second)
 	slog.Info("stopped")
 	return err
-}
-
-func listenAddr() string {
-	if addr := os.Getenv("WEBTRACK_ADDR"); addr != "" {
-		return addr
-	}
-	if port := os.Getenv("PORT"); port != "" {
-		return ":" + port
-	}
-	return "127.0.0.1:8080"
 }

@@ -70,7 +70,7 @@ type trackLog struct {
 
 // startTrackServer starts serverBin on a free port with a file sink in a temporary
 // directory. env adds to a clean WEBTRACK_* configuration.
-func startTrackServer(t *testing.T, serverBin string, env ...string) *trackServer {
+func startTrackServer(t testing.TB, serverBin string, env ...string) *trackServer {
 	t.Helper()
 	s := &trackServer{dir: t.TempDir(), update: make(chan struct{}, 1)}
 	cmd := exec.Command(serverBin)

@@ -8,25 +8,46 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"runtime/debug"
 
 	"github.com/webtrack/webtrack/shared/config"
 	"github.com/webtrack/webtrack/shared/processor"
 	"github.com/webtrack/webtrack/shared/sink"
+	"github.com/webtrack/webtrack/shared/sink/groupcommit"
 )
 
+// Service is a started webtrack: its configuration and its processor.
+type Service struct {
+	Config    config.Config
+	Processor *processor.Processor
+	sink      sink.Sink
+}
+
+// Close closes the sink.
+func (s *Service) Close() error { return s.sink.Close() }
+
 // FromEnv reads the configuration, makes JSON logging on stderr the default
-// logger, opens the sink and returns the processor with a function that
-// closes the sink. It makes no network call unless the sink's client must.
-func FromEnv(ctx context.Context) (*processor.Processor, func() error, error) {
+// logger, sets the Go memory limit, opens the sink (behind group commit
+// unless it is off) and returns the service. It makes no network call
+// unless the sink's client must.
+func FromEnv(ctx context.Context) (*Service, error) {
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	slog.SetDefault(log)
+	// The collector works harder as the heap nears the instance's memory,
+	// rather than letting the platform kill it; GOMEMLIMIT still wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	s, err := sink.Open(ctx, cfg.SinkURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return processor.New(cfg.Processor, s, log), s.Close, nil
+	if cfg.GroupCommit {
+		s = groupcommit.New(s, cfg.Group)
+	}
+	return &Service{Config: cfg, Processor: processor.New(cfg.Processor, s, log), sink: s}, nil
 }
