@@ -49,6 +49,9 @@ type Options struct {
 	// repeats the batch's tags, so a small body can ask for far more; it is
 	// refused with PostBodyTooLarge before anything is allocated.
 	MaxOutputBytes int
+	// MaxLineBytes bounds each stored line, without its newline: the
+	// longest line the sink can carry, or zero for no bound.
+	MaxLineBytes int
 	// RequestID is stored in every line as __tag__:__request_id__, so that
 	// the lines of one request can be found in an object that holds many.
 	RequestID string
@@ -368,6 +371,18 @@ func (e *Encoder) assemble(dst []byte) ([]byte, *apierror.Error) {
 		return nil, apierror.New(apierror.PostBodyTooLarge,
 			"the %d entries would be stored as %d bytes, more than the %d allowed: every entry repeats the %d bytes of __topic__, __source__ and __tags__; send fewer or smaller tags",
 			len(e.ends), size, limit, len(common))
+	}
+	if limit := e.opts.MaxLineBytes; limit > 0 {
+		start := 0
+		for i, end := range e.ends {
+			// {"__time__":N and }: at most 33 bytes around the fields.
+			if n := end - start + len(common) + 33; n > limit {
+				return nil, apierror.New(apierror.PostBodyTooLarge,
+					"%s would be stored as a line of about %d bytes, more than the %d that the configured sink can carry in one message",
+					place(i), n, limit)
+			}
+			start = end
+		}
 	}
 	out := slices.Grow(dst, size)
 	start := 0

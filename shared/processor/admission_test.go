@@ -67,7 +67,10 @@ func TestAdmissionBoundsRequestsInFlight(t *testing.T) {
 			statuses[i] = p.Handle(context.Background(), &req).Status
 		})
 	}
-	time.Sleep(300 * time.Millisecond) // every client has arrived and the first two are held
+	for deadline := time.Now().Add(5 * time.Second); s.inFlight.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // room for a third to get in, were it let in
 	if got := s.inFlight.Load(); got != 2 {
 		t.Errorf("%d requests reached the sink while it was held, want the 2 that fit", got)
 	}
@@ -91,7 +94,9 @@ func TestAdmissionGivesUpAtTheDeadline(t *testing.T) {
 	p := processor.New(cfg, s, slog.New(slog.DiscardHandler))
 	first := largeBatch()
 	go p.Handle(context.Background(), &first) // holds the budget for 2 s
-	time.Sleep(50 * time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); s.inFlight.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 
 	// The second request's own deadline (less the 300 ms kept to answer)
 	// comes long before the first lets go.

@@ -50,7 +50,9 @@ type Processor struct {
 	// maxRequestBytes is the largest body a request may carry as sent: the
 	// raw limit, plus what LZ4 adds to incompressible data.
 	maxRequestBytes int
-	admission       admission
+	// maxLineBytes is the longest line the sink can carry, or 0.
+	maxLineBytes int
+	admission    admission
 }
 
 // parser is what a request uses to read, decompress and encode its body.
@@ -76,6 +78,7 @@ func New(cfg Config, s sink.Sink, log *slog.Logger) *Processor {
 	p.parsers.New = func() any { return new(parser) }
 	p.pendings.New = func() any { return new(pending) }
 	p.admission.budget = cfg.MaxInflightBytes
+	p.maxLineBytes = sink.MaxLineBytes(s)
 	return p
 }
 
@@ -257,6 +260,7 @@ func (p *Processor) encode(dst []byte, req *Request, r route, start time.Time, r
 		ClientTime:     p.cfg.ClientTime,
 		MaxEntries:     p.cfg.MaxEntries,
 		MaxOutputBytes: p.cfg.maxOutputBytes(),
+		MaxLineBytes:   p.maxLineBytes,
 		RequestID:      rec.id,
 	}
 	if req.Method == http.MethodGet {

@@ -64,6 +64,22 @@ type Sink interface {
 	Close() error
 }
 
+// LineLimiter is a Sink that cannot carry a line longer than MaxLineBytes
+// (a queue's message or record size). The processor refuses a request with
+// such a line (400 PostBodyTooLarge) before anything is stored, rather than
+// let the sink fail after part of the batch went out.
+type LineLimiter interface {
+	MaxLineBytes() int
+}
+
+// MaxLineBytes is the longest line s can carry, or 0 for no limit.
+func MaxLineBytes(s Sink) int {
+	if l, ok := s.(LineLimiter); ok {
+		return l.MaxLineBytes()
+	}
+	return 0
+}
+
 // ErrUnavailable marks an error after which the same Put may succeed later:
 // the storage is down, throttling, full or slow. Front doors answer it with
 // 503 ServerBusy; any other error is 500 InternalServerError.

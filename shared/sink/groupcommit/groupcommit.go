@@ -247,6 +247,10 @@ func (s *Sink) release(b *sink.Batch) {
 	}
 }
 
+// MaxLineBytes is the wrapped sink's, so that a line it cannot carry is
+// refused before it could fail a whole group.
+func (s *Sink) MaxLineBytes() int { return sink.MaxLineBytes(s.inner) }
+
 // Close closes the wrapped sink.
 func (s *Sink) Close() error { return s.inner.Close() }
 

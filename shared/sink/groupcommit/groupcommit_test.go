@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,13 +19,15 @@ import (
 // slowSink takes a while over each write, as a real store does, and keeps
 // a copy of every batch it stored.
 type slowSink struct {
-	delay time.Duration
-	fail  error
-	mu    sync.Mutex
-	puts  []sink.Batch
+	delay   time.Duration
+	fail    error
+	started atomic.Int32
+	mu      sync.Mutex
+	puts    []sink.Batch
 }
 
 func (s *slowSink) Put(ctx context.Context, b *sink.Batch) error {
+	s.started.Add(1)
 	select {
 	case <-time.After(s.delay):
 	case <-ctx.Done():
@@ -42,6 +45,15 @@ func (s *slowSink) Put(ctx context.Context, b *sink.Batch) error {
 }
 
 func (*slowSink) Close() error { return nil }
+
+// waitStarted waits until a write is in flight.
+func (s *slowSink) waitStarted(t *testing.T) {
+	for deadline := time.Now().Add(5 * time.Second); s.started.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no write began")
+		}
+	}
+}
 
 var hour = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 
@@ -220,11 +232,11 @@ func TestGroupLimits(t *testing.T) {
 }
 
 func TestMemberPastItsDeadlineLeavesUnstored(t *testing.T) {
-	inner := &slowSink{delay: 300 * time.Millisecond}
+	inner := &slowSink{delay: time.Second}
 	s := groupcommit.New(inner, groupcommit.DefaultOptions())
 	first := make(chan error)
 	go func() { first <- s.Put(context.Background(), request(0, 10)) }()
-	time.Sleep(50 * time.Millisecond) // request 0's write is in flight
+	inner.waitStarted(t)
 
 	var wg sync.WaitGroup
 	var hurried, patient error
@@ -233,7 +245,7 @@ func TestMemberPastItsDeadlineLeavesUnstored(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		hurried = s.Put(ctx, request(1, 10))
-		if d := time.Since(start); d > 200*time.Millisecond {
+		if d := time.Since(start); d > 600*time.Millisecond {
 			t.Errorf("the hurried request answered after %v, past its deadline", d)
 		}
 	})
@@ -255,7 +267,7 @@ func TestGroupWriteEndsAtTheEarliestDeadline(t *testing.T) {
 	inner := &slowSink{delay: 150 * time.Millisecond}
 	s := groupcommit.New(inner, groupcommit.DefaultOptions())
 	go s.Put(context.Background(), request(0, 10))
-	time.Sleep(20 * time.Millisecond)
+	inner.waitStarted(t)
 	// Both queue behind request 0; the group they form begins at about
 	// 150 ms and would need 150 ms more, past the short member's deadline.
 	var wg sync.WaitGroup

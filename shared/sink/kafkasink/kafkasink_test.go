@@ -258,9 +258,15 @@ func TestRecordSizeLimit(t *testing.T) {
 		}
 		hi = mid
 	}
-	t.Logf("longest line taken: %d bytes; %d refused", lo, hi)
+	t.Logf("longest line taken: %d bytes; %d refused; MaxLineBytes %d", lo, hi, sink.MaxLineBytes(h.Sink))
 	if lo < limit-200 {
 		t.Errorf("the longest line taken is %d bytes, far below the %d-byte limit", lo, limit)
+	}
+	// What the sink declares to the processor must be taken even with the
+	// largest headers, and not be far below what is taken.
+	declared := sink.MaxLineBytes(h.Sink)
+	if declared > lo-(64+63+63+9-len("REQ000000000000000000600")-len("test-project")-len("test-logstore")) || declared < lo-400 {
+		t.Errorf("MaxLineBytes %d, want at most the longest line taken (%d) less the room for the largest headers, and near it", declared, lo)
 	}
 	sinktest.Expect(t, h, acked) // the refused batches' small first lines too are absent
 	n := len(r.records)

@@ -365,8 +365,8 @@ func TestPartialBatchFailure(t *testing.T) {
 	}
 
 	failed := sinktest.NewBatch("REQ0000000000000000000031", 4096, 760)
-	p.partial.Store(1 << 40) // the same messages keep failing past the deadline
-	err := l.MustFailRetryably(t, failed, time.Second)
+	p.partial.Store(1 << 40)                             // the same messages keep failing past the deadline
+	err := l.MustFailRetryably(t, failed, 3*time.Second) // long enough for the first parts to land, even under -race
 	if !strings.Contains(err.Error(), "failed 1 of 1 messages") {
 		t.Errorf("error does not say which messages failed: %v", err)
 	}

@@ -83,6 +83,18 @@ func (s *Sink) entry(b *sink.Batch, chunk []byte, part, parts int) types.SendMes
 
 // attributesSize bounds what the message attributes of any part of b add to
 // the message size, as SQS counts it: each name, data type and value.
+// MaxLineBytes is the longest line that fits in a message with the largest
+// attributes: a 64-character request id, 63-character project and logstore
+// names, part numbers of 10 digits. A line with characters that need
+// escaping may still be refused by Put, before anything is sent.
+func (s *Sink) MaxLineBytes() int {
+	const largest = len(AttrRequestID) + len(typeString) + 64 +
+		2*(len(AttrPart)+len(typeNumber)+10) +
+		len(AttrProject) + len(typeString) + 63 +
+		len(AttrLogstore) + len(typeString) + 63
+	return s.maxMessageBytes - largest - 1 // the line's newline
+}
+
 func attributesSize(b *sink.Batch) int {
 	// part and parts are at most the number of bytes, so have no more digits.
 	digits := len(strconv.Itoa(len(b.NDJSON)))

@@ -299,3 +299,21 @@ func TestEmptyBatchSendsNothing(t *testing.T) {
 		t.Fatalf("Put of an empty batch: %v", err)
 	}
 }
+
+// TestMaxLineBytesFits puts, with the largest attributes a batch can carry,
+// a line of exactly the length the sink declares it can carry: it must be
+// stored, so that the processor's check in advance never lets through a
+// line that the sink then refuses.
+func TestMaxLineBytesFits(t *testing.T) {
+	h, _ := newHarness(t, "", serverEndpoint(t), "&max_message_bytes=2048")
+	limit := sink.MaxLineBytes(h.Sink)
+	if limit <= 0 || limit >= 2048 {
+		t.Fatalf("MaxLineBytes %d with max_message_bytes 2048", limit)
+	}
+	line := `{"a":"` + strings.Repeat("x", limit-len(`{"a":""}`)) + `"}`
+	b := sinktest.BatchOf(strings.Repeat("R", 64), line)
+	b.Project, b.Logstore = strings.Repeat("p", 63), strings.Repeat("l", 63)
+	if err := h.Sink.Put(context.Background(), b); err != nil {
+		t.Fatalf("a line of MaxLineBytes (%d) with the largest attributes: %v", limit, err)
+	}
+}
