@@ -10,11 +10,12 @@ import (
 
 // TestColdStart compares the bootstrap with a hello-world function built the
 // same way (testdata/hello): size, and the init the emulator reports. The
-// goals are 1.5x hello-world's size and under 2x its init. The S3 and SQS
-// clients (aws-sdk-go-v2 with its config package) alone take the bootstrap
-// past 1.5x, so size is held at 2x to catch growth; init is noisy on a
-// shared machine, so it fails only past 3x, which start-up work (a network
-// call, a large table built at init) would cause.
+// S3 and SQS clients are built from the function's environment alone
+// (awsconfig.FromEnvironment), without the SDK's config package; the two
+// service clients still take the bootstrap to about 1.6x hello-world's size,
+// so size is held at 1.65x to catch growth. Init is noisy on a shared
+// machine, so it fails only past 3x, which start-up work (a network call, a
+// large table built at init) would cause.
 func TestColdStart(t *testing.T) {
 	samples, err := events.Samples("lambda-httpapi-options")
 	if err != nil || len(samples) != 1 {
@@ -30,7 +31,7 @@ func TestColdStart(t *testing.T) {
 		return time.Duration(ms * float64(time.Millisecond))
 	})
 	r.Log(t)
-	if r.SizeRatio() > 2 {
+	if r.SizeRatio() > 1.65 {
 		t.Errorf("the bootstrap is %.2fx hello-world's size", r.SizeRatio())
 	}
 	if r.StartRatio() > 3 {

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/webtrack/webtrack/shared/awsconfig/chain"
 	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/s3sink/s3test"
 )
@@ -18,7 +19,7 @@ func TestEndpoints(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
 	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-	s3test.CheckEndpoints(t, Open, func(s sink.Sink) (string, error) {
+	s3test.CheckEndpoints(t, Opener(chain.Load), func(s sink.Sink) (string, error) {
 		r, err := s3.NewPresignClient(s.(*Sink).client).PresignGetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("logs"), Key: aws.String("k")})
 		if err != nil {
 			return "", err

@@ -13,8 +13,9 @@
 //	| path_style  | true with endpoint, else false  | address the bucket in the path (/bucket/key), not the host name     |
 //	| compression | gzip                            | object body: gzip, zstd or none                                     |
 //
-// Credentials come from the AWS SDK's default chain: environment variables,
-// shared config files, or the role of the Lambda function or instance.
+// Credentials and the region come from the awsconfig.Loader the binary
+// registers the sink with (Opener): the SDK's default chain for the local
+// server, the function's environment on Lambda.
 //
 // Each Put is one PutObject with a Content-MD5 header, so a body damaged on
 // the way is rejected rather than stored. The SDK retries throttling, 5xx
@@ -35,10 +36,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/webtrack/webtrack/shared/awsconfig"
 	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/objectlayout"
 )
@@ -49,8 +50,6 @@ const (
 	maxBackoff  = time.Second
 )
 
-func init() { sink.Register("s3", Open) }
-
 // Sink writes batches to one bucket.
 type Sink struct {
 	client *s3.Client
@@ -58,8 +57,14 @@ type Sink struct {
 	layout objectlayout.Layout
 }
 
-// Open builds an S3 sink from its URL. It makes no network call.
-func Open(ctx context.Context, u *url.URL) (sink.Sink, error) {
+// Opener returns the opener of S3 sinks whose clients take their
+// configuration from load. A binary registers it under "s3".
+func Opener(load awsconfig.Loader) sink.Opener {
+	return func(ctx context.Context, u *url.URL) (sink.Sink, error) { return open(ctx, u, load) }
+}
+
+// open builds an S3 sink from its URL. It makes no network call.
+func open(ctx context.Context, u *url.URL, load awsconfig.Loader) (sink.Sink, error) {
 	if err := sink.CheckParams(u, "region", "endpoint", "path_style", "compression"); err != nil {
 		return nil, err
 	}
@@ -71,7 +76,7 @@ func Open(ctx context.Context, u *url.URL) (sink.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := newClient(ctx, q)
+	client, err := newClient(ctx, q, load)
 	if err != nil {
 		return nil, err
 	}
@@ -79,17 +84,18 @@ func Open(ctx context.Context, u *url.URL) (sink.Sink, error) {
 }
 
 // newClient builds the S3 client that the URL's parameters describe, with
-// credentials from the SDK's default chain.
-func newClient(ctx context.Context, q url.Values) (*s3.Client, error) {
+// the configuration load gives.
+func newClient(ctx context.Context, q url.Values, load awsconfig.Loader) (*s3.Client, error) {
 	endpoint := q.Get("endpoint")
 	pathStyle, err := boolParam(q, "path_style", endpoint != "")
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, loadOptions(q.Get("region"))...)
+	cfg, err := load(ctx, q.Get("region"))
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
+	cfg.Retryer = newRetryer
 	if cfg.Region == "" {
 		return nil, errors.New("s3 region unknown: add ?region=… or set AWS_REGION")
 	}
@@ -101,14 +107,6 @@ func newClient(ctx context.Context, q url.Values) (*s3.Client, error) {
 		// Content-MD5 is the checksum: every S3-compatible server checks it.
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	}), nil
-}
-
-func loadOptions(region string) []func(*config.LoadOptions) error {
-	opts := []func(*config.LoadOptions) error{config.WithRetryer(newRetryer)}
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
-	}
-	return opts
 }
 
 // retryables are the SDK's transient errors plus BadDigest: a body damaged

@@ -6,11 +6,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webtrack/webtrack/shared/awsconfig"
+	"github.com/webtrack/webtrack/shared/awsconfig/chain"
 	"github.com/webtrack/webtrack/shared/sink"
-	_ "github.com/webtrack/webtrack/shared/sink/s3sink"
+	"github.com/webtrack/webtrack/shared/sink/s3sink"
 	"github.com/webtrack/webtrack/shared/sink/s3sink/s3test"
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
 )
+
+// The sink as the local server registers it (the SDK's default chain), and
+// as the Lambda function does (its environment alone), under a test scheme.
+func init() {
+	sink.Register("s3", s3sink.Opener(chain.Load))
+	sink.Register("s3env", s3sink.Opener(awsconfig.FromEnvironment))
+}
 
 // useCredentials gives the SDK's default chain these keys, and nothing from
 // the machine's AWS configuration.
@@ -30,6 +39,16 @@ var driver = s3test.Driver{Scheme: "s3", Region: "us-east-1", UseCredentials: us
 
 func TestConformanceGoFakeS3(t *testing.T) {
 	s3test.RunConformance(t, driver)
+}
+
+// TestConformanceFromEnvironment runs the suite against versitygw, which
+// checks signatures, with the client configured as on Lambda.
+func TestConformanceFromEnvironment(t *testing.T) {
+	lambda := driver
+	lambda.Scheme = "s3env"
+	sinktest.Run(t, func(t *testing.T) sinktest.Harness {
+		return lambda.Harness(t, s3test.Versitygw(t, "webtrack"), "")
+	})
 }
 
 func TestConformanceVersitygw(t *testing.T) {

@@ -17,6 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/webtrack/webtrack/shared/awsconfig"
+	"github.com/webtrack/webtrack/shared/sink"
+	"github.com/webtrack/webtrack/shared/sink/sqssink"
 )
 
 // localSQS is the local-aws-sqs server that TestMain starts for the package.
@@ -24,6 +28,9 @@ var localSQS struct {
 	endpoint string
 	err      error
 }
+
+// The sink configured as on Lambda, from the environment TestMain sets.
+func init() { sink.Register("sqs", sqssink.Opener(awsconfig.FromEnvironment)) }
 
 func TestMain(m *testing.M) {
 	// Test credentials, and no look-ups beyond the loopback: no shared

@@ -11,17 +11,19 @@
 //	                   it saves the GetQueueUrl call. Otherwise the name is
 //	                   resolved to a URL on the first Put and the answer cached
 //	                   until SQS says that queue does not exist.
-//	region             AWS region; default: the SDK's default chain (AWS_REGION,
+//	region             AWS region; default: the configuration's (AWS_REGION,
 //	                   which Lambda sets).
 //	endpoint           SQS endpoint URL, for SQS-compatible servers and tests;
-//	                   default: the SDK's (AWS_ENDPOINT_URL_SQS is honoured too).
+//	                   default: the SDK's (the default chain also honours
+//	                   AWS_ENDPOINT_URL_SQS; on Lambda, AWS_ENDPOINT_URL).
 //	max_message_bytes  largest message the sink sends, body and attributes
 //	                   counted as SQS counts them: 1024 to 1048576; default
 //	                   262144 (256 KiB). Keep it at most the queue's
 //	                   MaximumMessageSize.
 //
-// Credentials come from the SDK's default chain: the function's role on
-// Lambda, environment variables or shared files elsewhere.
+// Credentials come from the awsconfig.Loader the binary registers the sink
+// with (Opener): the function's environment on Lambda, the SDK's default
+// chain (environment variables, shared files, SSO) for the local server.
 //
 // Each batch is cut into as few messages as max_message_bytes allows. A
 // message body is a run of whole NDJSON lines of the batch, in order, each
@@ -70,9 +72,9 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/webtrack/webtrack/shared/awsconfig"
 	"github.com/webtrack/webtrack/shared/sink"
 )
 
@@ -88,8 +90,6 @@ const (
 	minMessageBytes = 1 << 10
 )
 
-func init() { sink.Register("sqs", Open) }
-
 // Sink sends batches to one SQS queue. It is safe for concurrent use.
 type Sink struct {
 	client          *sqs.Client
@@ -98,8 +98,14 @@ type Sink struct {
 	maxMessageBytes int
 }
 
-// Open builds a Sink from an sqs:// URL. It makes no network call.
-func Open(ctx context.Context, u *url.URL) (sink.Sink, error) {
+// Opener returns the opener of SQS sinks whose clients take their
+// configuration from load. A binary registers it under "sqs".
+func Opener(load awsconfig.Loader) sink.Opener {
+	return func(ctx context.Context, u *url.URL) (sink.Sink, error) { return open(ctx, u, load) }
+}
+
+// open builds a Sink from an sqs:// URL. It makes no network call.
+func open(ctx context.Context, u *url.URL, load awsconfig.Loader) (sink.Sink, error) {
 	if err := sink.CheckParams(u, "queue_url", "region", "endpoint", "max_message_bytes"); err != nil {
 		return nil, fmt.Errorf("sqs: %w", err)
 	}
@@ -115,7 +121,7 @@ func Open(ctx context.Context, u *url.URL) (sink.Sink, error) {
 		}
 		s.maxMessageBytes = n
 	}
-	client, err := newClient(ctx, q.Get("region"), q.Get("endpoint"))
+	client, err := newClient(ctx, q.Get("region"), q.Get("endpoint"), load)
 	if err != nil {
 		return nil, err
 	}
@@ -145,14 +151,11 @@ func (s *Sink) setQueue(name, rawURL string) error {
 	return nil
 }
 
-// newClient builds the SQS client with the default credential chain. Retries
-// are the sink's own, bounded by each Put's context, so the SDK's are off.
-func newClient(ctx context.Context, region, endpoint string) (*sqs.Client, error) {
-	var opts []func(*config.LoadOptions) error
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+// newClient builds the SQS client with the configuration load gives.
+// Retries are the sink's own, bounded by each Put's context, so the SDK's
+// are off.
+func newClient(ctx context.Context, region, endpoint string, load awsconfig.Loader) (*sqs.Client, error) {
+	cfg, err := load(ctx, region)
 	if err != nil {
 		return nil, fmt.Errorf("sqs: loading AWS configuration: %w", err)
 	}
