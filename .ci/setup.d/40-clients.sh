@@ -1,5 +1,5 @@
-# Installs the real clients that functions/local/clients_test.go drives: the
-# official browser SDK and the lz4 package (pinned in
+# Installs the real clients that functions/local's tests drive: the official
+# browser SDK, the lz4 package and DuckDB's Node client (pinned in
 # functions/local/testdata/clients/package-lock.json; lz4 builds a native
 # module, which takes python3 and a C++ compiler), and Debian's chromium to
 # run the SDK in. Sourced by .ci/test; npm runs only when node_modules is

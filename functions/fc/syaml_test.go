@@ -20,6 +20,10 @@ import (
 // with its licence (see testdata/fc3/README.md).
 const schemaPath = "testdata/fc3/props.schema.json"
 
+// domainSchemaPath is the fc3-domain component's props schema, likewise
+// (see testdata/fc3-domain/README.md).
+const domainSchemaPath = "testdata/fc3-domain/schema.json"
+
 // sYAML is the part of s.yaml the test reads beyond props.
 type sYAML struct {
 	Edition   string            `yaml:"edition"`
@@ -37,18 +41,55 @@ type sYAML struct {
 // TestSYAML validates every fc3 resource's props in s.yaml against the fc3
 // component's schema, after resolving the variables as s does, and checks
 // that what it deploys is this package, built by its action, with a valid
-// configuration and a trigger for the protocol's methods.
+// configuration, its logs kept, and a trigger for the protocol's methods.
+// It checks s.yaml as it is, and with its commented-out custom domain
+// resource uncommented, as the README tells an operator to do.
 func TestSYAML(t *testing.T) {
-	if _, err := os.Stat(schemaPath); err != nil {
-		t.Fatalf("the fc3 props schema must be at %s: %v", schemaPath, err)
-	}
-	schema, err := jsonschema.NewCompiler().Compile(schemaPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	raw, err := os.ReadFile("../../s.yaml")
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Run("AsIs", func(t *testing.T) {
+		if n := checkSYAML(t, raw); n != 0 {
+			t.Errorf("%d custom domains deployed by default; the resource is for production, and commented out", n)
+		}
+	})
+	t.Run("WithCustomDomain", func(t *testing.T) {
+		if n := checkSYAML(t, uncommentCustomDomain(t, raw)); n != 1 {
+			t.Errorf("%d custom domain resources once uncommented, want 1", n)
+		}
+	})
+}
+
+// uncommentCustomDomain removes the comment marks from the commented-out
+// customDomain resource: the lines from "  # customDomain:" on that start
+// with "  #".
+func uncommentCustomDomain(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	lines := strings.SplitAfter(string(raw), "\n")
+	start := slices.Index(lines, "  # customDomain:\n")
+	if start < 0 {
+		t.Fatal("s.yaml has no commented-out customDomain resource")
+	}
+	for i := start; i < len(lines) && strings.HasPrefix(lines[i], "  #"); i++ {
+		lines[i] = "  " + strings.TrimPrefix(strings.TrimPrefix(lines[i], "  #"), " ")
+	}
+	return []byte(strings.Join(lines, ""))
+}
+
+// checkSYAML checks the resources of an s.yaml and returns how many custom
+// domains it deploys.
+func checkSYAML(t *testing.T, raw []byte) (domains int) {
+	schemas := map[string]*jsonschema.Schema{}
+	for component, path := range map[string]string{"fc3": schemaPath, "fc3-domain": domainSchemaPath} {
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("the %s props schema must be at %s: %v", component, path, err)
+		}
+		schema, err := jsonschema.NewCompiler().Compile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		schemas[component] = schema
 	}
 	var s sYAML
 	if err := yaml.Unmarshal(raw, &s); err != nil {
@@ -58,8 +99,9 @@ func TestSYAML(t *testing.T) {
 		t.Fatalf("edition %q with %d resources, want 3.0.0 and at least one", s.Edition, len(s.Resources))
 	}
 	for name, r := range s.Resources {
-		if r.Component != "fc3" {
-			t.Errorf("%s: component %q, want fc3", name, r.Component)
+		schema, ok := schemas[r.Component]
+		if !ok {
+			t.Errorf("%s: component %q, want fc3 or fc3-domain", name, r.Component)
 			continue
 		}
 		props := resolve(t, r.Props, s.Vars)
@@ -72,12 +114,18 @@ func TestSYAML(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := schema.Validate(inst); err != nil {
-			t.Errorf("%s: props do not match the fc3 schema: %v", name, err)
+			t.Errorf("%s: props do not match the %s schema: %v", name, r.Component, err)
+		}
+		if r.Component == "fc3-domain" {
+			domains++
+			checkDomain(t, name, doc, s.Vars["functionName"])
+			continue
 		}
 
 		var p struct {
 			Runtime, Handler, Code string
 			InstanceConcurrency    int
+			LogConfig              any
 			MemorySize             int
 			Env                    map[string]string `json:"environmentVariables"`
 			Triggers               []struct {
@@ -93,6 +141,9 @@ func TestSYAML(t *testing.T) {
 		}
 		if p.Runtime != "go1" || p.Handler != "main" {
 			t.Errorf("%s: runtime %q, handler %q: want go1 and main", name, p.Runtime, p.Handler)
+		}
+		if p.LogConfig == nil {
+			t.Errorf("%s: no logConfig: start-up failures and request lines would be lost, and s logs would show nothing", name)
 		}
 		built := false
 		for _, steps := range r.Actions {
@@ -135,6 +186,39 @@ func TestSYAML(t *testing.T) {
 		if !http {
 			t.Errorf("%s: no anonymous http trigger for GET, POST and OPTIONS", name)
 		}
+	}
+	return domains
+}
+
+// checkDomain checks a custom domain's props: HTTPS (pages served over
+// HTTPS can send nowhere else) with a certificate, and every path routed to
+// the function for the protocol's methods.
+func checkDomain(t *testing.T, name string, doc []byte, function string) {
+	var d struct {
+		DomainName, Protocol string
+		CertConfig           map[string]string
+		RouteConfig          struct {
+			Routes []struct {
+				FunctionName, Path string
+				Methods            []string
+			}
+		}
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.DomainName == "" || d.DomainName == "auto" || !strings.Contains(d.Protocol, "HTTPS") || len(d.CertConfig) == 0 {
+		t.Errorf("%s: domain %q over %q with certificate %v: want a domain of one's own over HTTPS, with its certificate", name, d.DomainName, d.Protocol, d.CertConfig)
+	}
+	routed := false
+	for _, r := range d.RouteConfig.Routes {
+		m := r.Methods
+		if r.FunctionName == function && r.Path == "/*" && slices.Contains(m, "GET") && slices.Contains(m, "POST") && slices.Contains(m, "OPTIONS") {
+			routed = true
+		}
+	}
+	if !routed {
+		t.Errorf("%s: no route of /* to %s for GET, POST and OPTIONS: %+v", name, function, d.RouteConfig)
 	}
 }
 

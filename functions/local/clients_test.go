@@ -36,11 +36,13 @@ import (
 )
 
 const (
-	clientsDir  = "testdata/clients"
-	sdkPackage  = "@aliyun-sls/web-track-browser"
-	sdkVersion  = "0.3.9"
-	lz4Version  = "0.6.5"
-	installHint = "run `bash .ci/test` (its setup step .ci/setup.d/40-clients.sh installs the test clients)"
+	clientsDir    = "testdata/clients"
+	sdkPackage    = "@aliyun-sls/web-track-browser"
+	sdkVersion    = "0.3.9"
+	lz4Version    = "0.6.5"
+	duckdbPackage = "@duckdb/node-api"
+	duckdbVersion = "1.5.6-r.1"
+	installHint   = "run `bash .ci/test` (its setup step .ci/setup.d/40-clients.sh installs the test clients)"
 )
 
 func TestClients(t *testing.T) {
@@ -55,7 +57,7 @@ func requireClients(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatalf("node is not installed: %v; %s", err, installHint)
 	}
-	for pkg, want := range map[string]string{sdkPackage: sdkVersion, "lz4": lz4Version} {
+	for pkg, want := range map[string]string{sdkPackage: sdkVersion, "lz4": lz4Version, duckdbPackage: duckdbVersion} {
 		raw, err := os.ReadFile(filepath.Join(clientsDir, "node_modules", pkg, "package.json"))
 		if err != nil {
 			t.Fatalf("npm package %s is not installed (%v): %s", pkg, err, installHint)

@@ -5,6 +5,7 @@ package httpserver
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"time"
@@ -20,10 +21,21 @@ type Handler struct {
 	// X-Forwarded-For, the one the proxy in front of the server added. Set
 	// it only behind such a proxy: anyone can send the header.
 	TrustForwardedFor bool
+	// Sink is the sink's URL scheme, which HealthPath reports.
+	Sink string
 }
+
+// HealthPath answers 200 with {"status":"ok","sink":"<scheme>"} while the
+// server runs, for load balancers and probes. It is no track request: the
+// processor never sees it, and it is not logged.
+const HealthPath = "/healthz"
 
 // ServeHTTP answers one request.
 func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == HealthPath {
+		h.health(w, r)
+		return
+	}
 	resp := h.Processor.Handle(r.Context(), h.request(r))
 	header := w.Header()
 	for k, v := range resp.Header {
@@ -31,6 +43,22 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.Status)
 	w.Write(resp.Body)
+}
+
+// health answers HealthPath.
+func (h Handler) health(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "use GET or HEAD", http.StatusMethodNotAllowed)
+		return
+	}
+	body, _ := json.Marshal(struct {
+		Status string `json:"status"`
+		Sink   string `json:"sink"`
+	}{"ok", h.Sink})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(body)
 }
 
 // request converts r. The processor reads the body itself, once the request

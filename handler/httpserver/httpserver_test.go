@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -135,5 +136,34 @@ func TestFailedBodyReadIsNotProcessed(t *testing.T) {
 				return &processor.Response{Header: http.Header{"X-Log-Requestid": {"checked"}}}
 			})
 		})
+	}
+}
+
+// TestHealth checks /healthz: 200 and the sink's scheme, without reaching
+// the processor (whose logger would record a track request).
+func TestHealth(t *testing.T) {
+	var logged bytes.Buffer
+	p := processor.New(processortest.Config(), nil, slog.New(slog.NewJSONHandler(&logged, nil)))
+	srv := httptest.NewServer(httpserver.Handler{Processor: p, Sink: "s3"})
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + httpserver.HealthPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != `{"status":"ok","sink":"s3"}` || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("GET %s: %d %s %q", httpserver.HealthPath, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	resp, err = http.Post(srv.URL+httpserver.HealthPath, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST %s: %d, want 405", httpserver.HealthPath, resp.StatusCode)
+	}
+	if logged.Len() != 0 {
+		t.Errorf("the health check was logged as a request:\n%s", &logged)
 	}
 }

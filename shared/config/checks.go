@@ -76,6 +76,20 @@ func validPort(s string) bool {
 	return err == nil && n >= 0 && n <= 65535
 }
 
+// homeInFileSink refuses a file sink under ~, which no shell expands inside
+// a URL: file://~/data would store under a directory named ~.
+func (r *reader) homeInFileSink(sinkURL string) {
+	rest, ok := strings.CutPrefix(sinkURL, "file://~")
+	if !ok {
+		return
+	}
+	want := "file:///home/you/data"
+	if home := r.getenv("HOME"); home != "" && (rest == "" || rest[0] == '/') {
+		want = "file://" + home + rest
+	}
+	r.fail("WEBTRACK_SINK", sinkURL, "~ is not expanded in a URL, so this names a directory called ~ under the working directory: give an absolute path, such as "+want)
+}
+
 // fileSinkOnFunction refuses a file sink on a function platform, whose disk
 // goes with the instance, unless AllowLocalFileSink says it is a mount.
 func (r *reader) fileSinkOnFunction(sinkURL string) {

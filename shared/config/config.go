@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/webtrack/webtrack/shared/processor"
 	"github.com/webtrack/webtrack/shared/sink/groupcommit"
@@ -52,6 +53,7 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg := Config{Processor: processor.DefaultConfig(), SinkURL: DefaultSinkURL, Addr: DefaultAddr, GroupCommit: true, Group: groupcommit.DefaultOptions()}
 	p := &cfg.Processor
 	r.string("WEBTRACK_SINK", &cfg.SinkURL)
+	r.homeInFileSink(cfg.SinkURL)
 	r.fileSinkOnFunction(cfg.SinkURL)
 	r.project("WEBTRACK_DEFAULT_PROJECT", &p.DefaultProject)
 	r.domains("WEBTRACK_ENDPOINTS", &p.Endpoints)
@@ -66,6 +68,7 @@ func Load(getenv func(string) string) (Config, error) {
 	r.duration("WEBTRACK_SINK_TIMEOUT", &p.SinkTimeout)
 	r.memory(&cfg)
 	r.groupCommit(&cfg)
+	r.metrics(&cfg)
 	r.listenAddr(&cfg.Addr)
 	r.bool("WEBTRACK_TRUST_FORWARDED_FOR", &cfg.TrustForwardedFor)
 	if v := getenv("WEBTRACK_LOG_LEVEL"); v != "" {
@@ -91,6 +94,9 @@ func (r *reader) string(name string, dst *string) {
 	}
 }
 
+// list reads a comma-separated list. An item with a space in it is refused:
+// no name, pattern, domain or origin holds one, so it is a list separated
+// by spaces, whose one item would match nothing.
 func (r *reader) list(name string, dst *[]string) {
 	v := r.getenv(name)
 	if strings.TrimSpace(v) == "" {
@@ -98,7 +104,13 @@ func (r *reader) list(name string, dst *[]string) {
 	}
 	*dst = nil
 	for item := range strings.SplitSeq(v, ",") {
-		if item = strings.TrimSpace(item); item != "" {
+		item = strings.TrimSpace(item)
+		if strings.ContainsFunc(item, unicode.IsSpace) {
+			r.fail(name, v, "the list is comma-separated: write "+strings.Join(strings.Fields(strings.ReplaceAll(v, ",", " ")), ","))
+			*dst = nil
+			return
+		}
+		if item != "" {
 			*dst = append(*dst, item)
 		}
 	}
@@ -115,11 +127,19 @@ func (r *reader) patterns(name string, dst *[]string) {
 	}
 }
 
+// origins reads browser origins: *, scheme://host[:port], or
+// scheme://*.domain[:port] for every subdomain of domain.
 func (r *reader) origins(name string, dst *[]string) {
 	r.list(name, dst)
 	for _, o := range *dst {
-		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") || strings.HasSuffix(o, "/") {
+		_, host, _ := strings.Cut(o, "://")
+		domain, wild := strings.CutPrefix(host, "*.")
+		domain, _, _ = strings.Cut(domain, ":")
+		switch {
+		case o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") || strings.HasSuffix(o, "/"):
 			r.fail(name, o, "an origin is * or scheme://host[:port], without a path")
+		case o != "*" && strings.Contains(domain, "*") || wild && !validDomain(domain):
+			r.fail(name, o, "a wildcard in an origin stands for subdomains, first in the host: https://*.example.com")
 		}
 	}
 }

@@ -7,7 +7,9 @@ package decompress
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"mime"
 	"strconv"
 	"strings"
 
@@ -83,8 +85,15 @@ func (d *Decoder) lz4(body []byte, size, limit int) ([]byte, *apierror.Error) {
 			return nil, mismatch(n, size)
 		}
 	}
+	if bytes.HasPrefix(body, frameMagic) {
+		return nil, apierror.New(apierror.PostBodyUncompressError, "the body is an LZ4 frame (magic 04 22 4D 18, as the lz4 command writes), "+
+			"but x-log-compresstype lz4 is a raw LZ4 block: compress with the block API (LZ4_compress_default, lz4.block.compress(data, store_size=False), encodeBlock in npm's lz4)")
+	}
 	return nil, apierror.New(apierror.PostBodyUncompressError, "the body is not a valid LZ4 block of %d bytes: %v", size, err)
 }
+
+// frameMagic starts an LZ4 frame, which no valid block starts with.
+var frameMagic = []byte{0x04, 0x22, 0x4d, 0x18}
 
 func (d *Decoder) deflate(body []byte, size, limit int) ([]byte, *apierror.Error) {
 	var err error
@@ -111,6 +120,24 @@ func (d *Decoder) deflate(body []byte, size, limit int) ([]byte, *apierror.Error
 		return nil, mismatch(len(raw), size)
 	}
 	return raw, nil
+}
+
+// TextBodyHint adds the likely cause to err, the error of decoding a body
+// sent with x-log-compresstype, when the body came with a text or JSON
+// Content-Type: API gateways, function URLs and Function Compute hand such a
+// body to the function as UTF-8 text, which mangles compressed bytes. Any
+// other error is returned as it is.
+func TextBodyHint(err *apierror.Error, compressType, contentType string) *apierror.Error {
+	if err == nil || compressType == "" || err.Code != apierror.PostBodyUncompressError && err.Code != apierror.InvalidBodyRawSize {
+		return err
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if !strings.HasPrefix(mt, "text/") && mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return err
+	}
+	return &apierror.Error{Code: err.Code, Message: err.Message + fmt.Sprintf("; the body came with Content-Type %q, and gateways "+
+		"(HTTP APIs, function URLs, Function Compute) pass text and JSON bodies on as UTF-8 text, which breaks compressed bytes: "+
+		"send compressed bodies with no Content-Type or application/octet-stream", contentType)}
 }
 
 func uncompressError(err error) *apierror.Error {

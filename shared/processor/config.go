@@ -49,6 +49,9 @@ type Config struct {
 	// ResponseMargin is the time kept back from the function's deadline to
 	// send the response after a failed store.
 	ResponseMargin time.Duration
+	// EMFMetrics adds CloudWatch Embedded Metric Format members to each
+	// request line, from which CloudWatch Logs extracts metrics.
+	EMFMetrics bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -108,9 +111,21 @@ func matchAny(patterns []string, project, logstore string) bool {
 	})
 }
 
-// originAllowed says whether a browser origin may send data.
+// originAllowed says whether a browser origin may send data: any origin for
+// "*", the origin itself, or for scheme://*.domain[:port] any subdomain of
+// domain (at any depth) on that scheme and port, but not domain itself.
 func (c *Config) originAllowed(origin string) bool {
+	origin = strings.ToLower(origin)
 	return origin == "" || slices.ContainsFunc(c.AllowedOrigins, func(p string) bool {
-		return p == "*" || strings.EqualFold(p, origin)
+		p = strings.ToLower(p)
+		if p == "*" || p == origin {
+			return true
+		}
+		scheme, domain, wild := strings.Cut(p, "://*.")
+		host, sameScheme := strings.CutPrefix(origin, scheme+"://")
+		sub, under := strings.CutSuffix(host, "."+domain)
+		return wild && sameScheme && under && sub != "" && !strings.ContainsFunc(sub, func(r rune) bool {
+			return (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' && r != '.'
+		})
 	})
 }

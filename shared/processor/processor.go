@@ -145,7 +145,7 @@ func (p *Processor) Handle(ctx context.Context, req *Request) *Response {
 	}
 	rec.status = resp.Status
 	rec.duration = p.cfg.Now().Sub(start)
-	rec.log(ctx, p.log)
+	rec.log(ctx, p.log, p.cfg.EMFMetrics)
 	return resp
 }
 
@@ -283,7 +283,7 @@ func (p *Processor) encode(dst []byte, req *Request, r route, start time.Time, r
 	}
 	raw, err := w.dec.Decode(body, req.Header.Get("X-Log-Compresstype"), req.Header.Get("X-Log-Bodyrawsize"), p.cfg.MaxBodyBytes)
 	if err != nil {
-		return dst, 0, err
+		return dst, 0, decompress.TextBodyHint(err, req.Header.Get("X-Log-Compresstype"), req.Header.Get("Content-Type"))
 	}
 	if req.Header.Get("X-Log-Compresstype") != "" {
 		rec.rawBytes = len(raw)
@@ -353,7 +353,7 @@ func (p *Processor) store(ctx context.Context, deadline time.Time, b *sink.Batch
 }
 
 func parseRoute(urlPath string) (route, *apierror.Error) {
-	rest, ok := strings.CutPrefix(urlPath, "/logstores/")
+	rest, ok := strings.CutPrefix("/"+strings.TrimLeft(urlPath, "/"), "/logstores/") // "//logstores/…" from a base URL ending in '/'
 	logstore, target, ok2 := strings.Cut(rest, "/")
 	var r route
 	switch target {
@@ -462,7 +462,8 @@ type record struct {
 	duration          time.Duration
 }
 
-func (r *record) log(ctx context.Context, log *slog.Logger) {
+// log writes the request's line, with its CloudWatch metrics if emf.
+func (r *record) log(ctx context.Context, log *slog.Logger, emf bool) {
 	level := slog.LevelInfo
 	if r.status >= 500 {
 		level = slog.LevelError
@@ -487,6 +488,9 @@ func (r *record) log(ctx context.Context, log *slog.Logger) {
 	}
 	if r.panicked != "" {
 		attrs = append(attrs, slog.String("panic", r.panicked))
+	}
+	if emf {
+		attrs = append(attrs, r.emfAttrs(time.Now())...)
 	}
 	log.LogAttrs(ctx, level, "track request", attrs...)
 }

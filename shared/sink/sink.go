@@ -136,7 +136,11 @@ func Open(ctx context.Context, rawURL string) (Sink, error) {
 	open, ok := openers[u.Scheme]
 	mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("sink URL %q: unknown scheme %q (known: %s)", safe, u.Scheme, strings.Join(Schemes(), ", "))
+		hint := ""
+		if u.Scheme == "" && !strings.HasPrefix(rawURL, "//") {
+			hint = "; for a directory, write file://" + safe
+		}
+		return nil, fmt.Errorf("sink URL %q: unknown scheme %q (known: %s)%s", safe, u.Scheme, strings.Join(Schemes(), ", "), hint)
 	}
 	s, err := open(ctx, u)
 	if err != nil {

@@ -67,3 +67,20 @@ func TestOpenErrorsHideThePassword(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenBarePath checks that a directory given without a scheme is
+// answered with the file URL to write instead.
+func TestOpenBarePath(t *testing.T) {
+	for raw, want := range map[string]string{
+		"/var/data": `unknown scheme "" (known: `,
+		"./data":    `unknown scheme "" (known: `,
+	} {
+		_, err := sink.Open(context.Background(), raw)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasSuffix(err.Error(), "; for a directory, write file://"+raw) {
+			t.Errorf("Open(%q) = %v, want %s… suggesting file://%s", raw, err, want, raw)
+		}
+	}
+	if _, err := sink.Open(context.Background(), "ftp://host/x"); err == nil || strings.Contains(err.Error(), "file://") {
+		t.Errorf("an unknown scheme got the directory hint: %v", err)
+	}
+}

@@ -27,9 +27,10 @@ type Service struct {
 func (s *Service) Close() error { return s.sink.Close() }
 
 // FromEnv reads the configuration, makes JSON logging on stderr the default
-// logger, sets the Go memory limit, opens the sink (behind group commit
-// unless it is off) and returns the service. It makes no network call
-// unless the sink's client must.
+// logger, warns of each WEBTRACK_* variable that is no setting, sets the Go
+// memory limit, opens the sink (behind group commit unless it is off) and
+// returns the service. It makes no network call unless the sink's client
+// must.
 func FromEnv(ctx context.Context) (*Service, error) {
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
@@ -37,6 +38,9 @@ func FromEnv(ctx context.Context) (*Service, error) {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	slog.SetDefault(log)
+	for _, w := range config.Unknown(os.Environ()) {
+		log.Warn(w)
+	}
 	// The collector works harder as the heap nears the instance's memory,
 	// rather than letting the platform kill it; GOMEMLIMIT still wins.
 	if os.Getenv("GOMEMLIMIT") == "" {

@@ -240,6 +240,12 @@ func Cases() []Case {
 		fail("raw size differs from the lz4 body", 400, "InvalidBodyRawSize", Post("web", LZ4([]byte(Batch)), sdk(len(Batch)-5, "x-log-compresstype", "lz4")...)),
 		fail("lz4 declared empty", 400, "InvalidBodyRawSize", Post("web", LZ4([]byte(Batch)), sdk(0, "x-log-compresstype", "lz4")...)),
 		fail("corrupt lz4 declared empty", 400, "PostBodyUncompressError", Post("web", []byte("000000000000000000"), sdk(0, "x-log-compresstype", "lz4")...)),
+		{Name: "compressed body sent as JSON text", Request: Post("web", []byte(strings.ToValidUTF8(string(Deflate([]byte(Batch))), "\uFFFD")), sdk(len(Batch), "x-log-compresstype", "deflate")...),
+			Status: 400, Code: "PostBodyUncompressError", Check: func(t *testing.T, resp *processor.Response, _ []Object) {
+				if !bytes.Contains(resp.Body, []byte("no Content-Type or application/octet-stream")) {
+					t.Errorf("the error %s does not name the text Content-Type as the likely cause", resp.Body)
+				}
+			}},
 		fail("raw size differs from the deflate body", 400, "InvalidBodyRawSize", Post("web", Deflate([]byte(Batch)), sdk(len(Batch)+5, "x-log-compresstype", "deflate")...)),
 		fail("raw size differs from a plain body", 400, "InvalidBodyRawSize", Post("web", []byte(Batch), sdk(len(Batch)+1)...)),
 		fail("unknown compress type", 400, "InvalidCompressType", Post("web", []byte(Batch), sdk(len(Batch), "x-log-compresstype", "gzip")...)),
@@ -255,6 +261,9 @@ func Cases() []Case {
 		fail("origin not allowed", 403, "OriginNotAllowed", Post("web", []byte(Batch), sdk(len(Batch), "Origin", "https://evil.example.net")...)),
 		fail("put not allowed", 405, "MethodNotAllowed", func() processor.Request { r := post(Batch); r.Method = http.MethodPut; return r }()),
 		fail("post to a gif", 405, "MethodNotAllowed", func() processor.Request { r := post(Batch); r.Path = "/logstores/web/track.gif"; return r }()),
+		// A client whose base URL ends in '/' (a Lambda function URL, an FC
+		// trigger URL) doubles the path's first slash.
+		{Name: "doubled leading slash", Request: func() processor.Request { r := post(Batch); r.Path = "//logstores/web/track"; return r }(), Status: 200, Entries: 2},
 		fail("unknown path", 404, "RequestPathNotFound", func() processor.Request { r := post(Batch); r.Path = "/logstores/web/shards"; return r }()),
 
 		// Storage failures are never a 200.

@@ -57,6 +57,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -101,10 +103,56 @@ type Sink struct {
 	// purges counts the times the topic was purged from the client; see
 	// forgetTopic.
 	purges atomic.Uint64
+	// dial keeps the error of the latest failed connection to a broker:
+	// the cause a Put gives when its deadline passes while the client keeps
+	// dialling.
+	dial dialRecorder
+	// stopCheck ends the start-up check of the brokers.
+	stopCheck context.CancelFunc
 }
 
-// Open builds a Sink from a kafka:// URL. It makes no network call: the
-// client connects on the first Put.
+// dialRecorder is a client hook that keeps the error of the latest failed
+// connection to a broker, or nil once one succeeds.
+type dialRecorder struct{ last atomic.Pointer[error] }
+
+// OnBrokerConnect records the outcome of a connection.
+func (d *dialRecorder) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err != nil {
+		d.last.Store(&err)
+	} else {
+		d.last.Store(nil)
+	}
+}
+
+// err returns the error of the latest failed connection, or nil.
+func (d *dialRecorder) err() error {
+	if err := d.last.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// checkBrokers asks the seed brokers for metadata once, in the background,
+// and logs a warning if none answers within checkTimeout: the start does
+// not wait or fail, since the cluster may come up later, but the operator
+// learns at once why requests would fail.
+func (s *Sink) checkBrokers(ctx context.Context, brokers string) {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	if err := s.client.Ping(ctx); err != nil && !errors.Is(ctx.Err(), context.Canceled) {
+		if dial := s.dial.err(); dial != nil {
+			err = dial
+		}
+		slog.Warn("kafka brokers unreachable: requests will answer 503 until one can be reached", "brokers", brokers, "error", err.Error())
+	}
+}
+
+// checkTimeout bounds the start-up check of the brokers.
+const checkTimeout = 10 * time.Second
+
+// Open builds a Sink from a kafka:// URL. It does not wait for the network:
+// it checks in the background that a broker answers, logging a warning if
+// none does, and the client connects on the first Put.
 func Open(_ context.Context, u *url.URL) (sink.Sink, error) {
 	if err := sink.CheckParams(u, "key", "client_id", "tls", "sasl_mechanism", "max_record_bytes"); err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
@@ -127,6 +175,7 @@ func Open(_ context.Context, u *url.URL) (sink.Sink, error) {
 		return nil, err
 	}
 	opts = append(opts,
+		kgo.WithHooks(&s.dial),
 		kgo.SeedBrokers(strings.Split(u.Host, ",")...),
 		kgo.DefaultProduceTopic(topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -143,6 +192,9 @@ func Open(_ context.Context, u *url.URL) (sink.Sink, error) {
 	if s.client, err = kgo.NewClient(opts...); err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
+	var check context.Context
+	check, s.stopCheck = context.WithCancel(context.Background())
+	go s.checkBrokers(check, u.Host)
 	return s, nil
 }
 
@@ -192,6 +244,7 @@ func mechanism(name string, user *url.Userinfo) (sasl.Mechanism, error) {
 
 // Close closes the client and its connections.
 func (s *Sink) Close() error {
+	s.stopCheck()
 	s.client.Close()
 	return nil
 }

@@ -45,6 +45,9 @@ func (s *Sink) Put(ctx context.Context, b *sink.Batch) error {
 		purges := s.purges.Load()
 		f := s.produce(ctx, pending)
 		if err := f.wait(ctx); err != nil {
+			if dial := s.dial.err(); dial != nil { // why the deadline passed
+				err = fmt.Errorf("%w (last connection to a broker: %w)", err, dial)
+			}
 			return sink.Unavailable(fmt.Errorf("kafka: batch %s: %d records not acknowledged: %w", b.RequestID, len(pending), err))
 		}
 		if len(f.failed) == 0 {
