@@ -28,6 +28,9 @@ type Want struct {
 	Entries int `json:"entries"`
 	// Code is the errorCode of a rejected request.
 	Code string `json:"code,omitempty"`
+	// BatchItemFailures are the message ids that a compactor sample's
+	// answer must list, in order.
+	BatchItemFailures []string `json:"batchItemFailures,omitempty"`
 }
 
 // Sample is one sample event file.
@@ -81,6 +84,9 @@ func Samples(prefix string) ([]Sample, error) {
 // Check compares a function's JSON answer to the sample with what
 // expected.json wants. A GIF must come base64-encoded.
 func (s Sample) Check(answer []byte) error {
+	if strings.HasPrefix(s.Name, "compactor-") {
+		return s.checkCompactor(answer)
+	}
 	var r struct {
 		StatusCode      int
 		Body            string

@@ -99,6 +99,7 @@ func samples(t *testing.T) (files map[string][]byte, manifest map[string]events.
 			manifest[name] = f.Want
 		}
 	}
+	addQueueSamples(t, files, manifest)
 	return files, manifest
 }
 

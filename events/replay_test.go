@@ -16,6 +16,8 @@ import (
 	"github.com/webtrack/webtrack/events"
 	"github.com/webtrack/webtrack/handler/fcevent"
 	"github.com/webtrack/webtrack/handler/lambdaevent"
+	"github.com/webtrack/webtrack/handler/queueevent"
+	"github.com/webtrack/webtrack/shared/compact"
 	"github.com/webtrack/webtrack/shared/processor"
 	"github.com/webtrack/webtrack/shared/sink/filesink"
 	"github.com/webtrack/webtrack/shared/sink/objectlayout"
@@ -48,6 +50,7 @@ func TestReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := processor.New(processor.DefaultConfig(), fs, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	compactor := queueevent.Handler{C: compact.New(fs, 10*time.Second), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	events.Replay(t, samples, dir, func(_ int, s events.Sample) ([]byte, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -66,8 +69,10 @@ func TestReplay(t *testing.T) {
 			checkKind(t, s)
 			ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "8f0e2c1a-5b7d-4e3f-9a6c-1d2e3f4a5b6c"})
 			return lambdaevent.Handler{P: p}.Invoke(ctx, s.Payload)
+		case strings.HasPrefix(s.Name, "compactor-"):
+			return compactor.Invoke(ctx, s.Payload)
 		}
-		return nil, fmt.Errorf("%s: the name says no front door: want fc- or lambda-", s.Name)
+		return nil, fmt.Errorf("%s: the name says no front door: want fc-, lambda- or compactor-", s.Name)
 	})
 }
 

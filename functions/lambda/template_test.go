@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,7 +48,7 @@ type samTemplate struct {
 			Handler     string `yaml:"Handler"`
 			Runtime     string `yaml:"Runtime"`
 			Environment struct {
-				Variables map[string]string `yaml:"Variables"`
+				Variables map[string]any `yaml:"Variables"`
 			} `yaml:"Environment"`
 			Events map[string]struct {
 				Type       string `yaml:"Type"`
@@ -87,7 +88,11 @@ func TestTemplateMatchesCode(t *testing.T) {
 	}
 
 	env := map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "webtrack"} // as Lambda sets it
-	for name, param := range p.Environment.Variables {
+	for name, v := range p.Environment.Variables {
+		param := fmt.Sprint(v)
+		if alt, ok := v.([]any); ok && len(alt) == 3 { // !If [condition, then, else]: the defaults take else
+			param = fmt.Sprint(alt[2])
+		}
 		def := tpl.Parameters[param].Default
 		if def == nil {
 			def = "s3://example-bucket/webtrack/?region=eu-west-1" // SinkUrl has no default
@@ -132,5 +137,119 @@ func TestTemplateMatchesCode(t *testing.T) {
 		if !routes[ev.RouteKey] {
 			t.Errorf("%s: route %q is not in the template (%v)", s.Name, ev.RouteKey, routes)
 		}
+	}
+}
+
+// TestTemplateQueuePath checks the opt-in queue path: a queue with a
+// dead-letter queue, the function's sink pointed at it, and the compactor
+// with its event source mapping and a role that may do only its job.
+func TestTemplateQueuePath(t *testing.T) {
+	raw, err := os.ReadFile(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tpl map[string]any
+	if err := yaml.Unmarshal(raw, &tpl); err != nil {
+		t.Fatal(err)
+	}
+	at := func(path string) any {
+		var v any = tpl
+		for _, k := range strings.Split(path, ".") {
+			m, _ := v.(map[string]any)
+			v = m[k]
+		}
+		return v
+	}
+	want := func(path string, w any) {
+		t.Helper()
+		if got := at(path); fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Errorf("%s = %v, want %v", path, got, w)
+		}
+	}
+	want("Parameters.QueuePath.Default", "false")
+	want("Parameters.MaximumBatchingWindowInSeconds.Default", 300)
+	want("Parameters.MaximumBatchingWindowInSeconds.MaxValue", 300)
+	want("Conditions.WithQueuePath", "[QueuePath true]")
+	for _, name := range []string{"WebtrackQueue", "WebtrackDeadLetterQueue", "CompactorFunction", "CompactorRole"} {
+		want("Resources."+name+".Condition", "WithQueuePath")
+	}
+
+	want("Resources.WebtrackQueue.Properties.RedrivePolicy.deadLetterTargetArn", "WebtrackDeadLetterQueue.Arn")
+	if n, _ := at("Resources.WebtrackQueue.Properties.RedrivePolicy.maxReceiveCount").(int); n < 2 || n > 10 {
+		t.Errorf("maxReceiveCount %d: want a few receives (2 to 10) before the dead-letter queue", n)
+	}
+	visibility, _ := at("Resources.WebtrackQueue.Properties.VisibilityTimeout").(int)
+	timeout, _ := at("Resources.CompactorFunction.Properties.Timeout").(int)
+	if timeout == 0 || visibility < 6*timeout {
+		t.Errorf("queue visibility timeout %ds, compactor timeout %ds: want at least six times the timeout", visibility, timeout)
+	}
+
+	fn := "Resources.CompactorFunction."
+	want(fn+"Metadata.BuildMethod", "go1.x")
+	want(fn+"Properties.Handler", "bootstrap")
+	want(fn+"Properties.Runtime", "provided.al2023")
+	want(fn+"Properties.Environment.Variables.WEBTRACK_SINK", "SinkUrl")
+	want(fn+"Properties.Role", "CompactorRole.Arn")
+	want(fn+"Properties.Policies", nil)
+	if src, err := os.ReadFile(filepath.Join("../..", fmt.Sprint(at(fn+"Properties.CodeUri")), "main.go")); err != nil || !strings.Contains(string(src), "compact.FromEnv") {
+		t.Errorf("CodeUri %v does not build the compactor (%v)", at(fn+"Properties.CodeUri"), err)
+	}
+	evs, _ := at(fn + "Properties.Events").(map[string]any)
+	if len(evs) != 1 {
+		t.Fatalf("the compactor has events %v, want one SQS event", evs)
+	}
+	for name := range evs {
+		ev := fn + "Properties.Events." + name + "."
+		want(ev+"Type", "SQS")
+		want(ev+"Properties.Queue", "WebtrackQueue.Arn")
+		want(ev+"Properties.BatchSize", 10000)
+		want(ev+"Properties.MaximumBatchingWindowInSeconds", "MaximumBatchingWindowInSeconds")
+		want(ev+"Properties.FunctionResponseTypes", "[ReportBatchItemFailures]")
+	}
+
+	// The compactor's role: receive and delete on the queue, PutObject
+	// under the prefix, its logs; nothing else.
+	want("Resources.CompactorRole.Properties.ManagedPolicyArns", "[arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]")
+	want("Resources.CompactorRole.Properties.AssumeRolePolicyDocument.Statement", "[map[Action:sts:AssumeRole Effect:Allow Principal:map[Service:lambda.amazonaws.com]]]")
+	policies, _ := at("Resources.CompactorRole.Properties.Policies").([]any)
+	var grants []string
+	for _, p := range policies {
+		doc, _ := p.(map[string]any)["PolicyDocument"].(map[string]any)
+		stmts, _ := doc["Statement"].([]any)
+		for _, st := range stmts {
+			st, _ := st.(map[string]any)
+			grants = append(grants, fmt.Sprint(st["Effect"], " ", st["Action"], " on ", st["Resource"]))
+		}
+	}
+	wantGrants := []string{
+		"Allow [sqs:ReceiveMessage sqs:DeleteMessage sqs:GetQueueAttributes] on WebtrackQueue.Arn",
+		"Allow s3:PutObject on arn:${AWS::Partition}:s3:::${SinkBucket}/${SinkPrefix}*",
+	}
+	if fmt.Sprint(grants) != fmt.Sprint(wantGrants) {
+		t.Errorf("the compactor's grants are\n%s\nwant\n%s", strings.Join(grants, "\n"), strings.Join(wantGrants, "\n"))
+	}
+
+	// The function sends to the queue, may do only that there, and writes
+	// no objects itself.
+	want("Resources.WebtrackFunction.Properties.Environment.Variables.WEBTRACK_SINK", "[WithQueuePath sqs://?queue_url=${WebtrackQueue} SinkUrl]")
+	queueSink := strings.ReplaceAll("sqs://?queue_url=${WebtrackQueue}", "${WebtrackQueue}", "https://sqs.eu-west-1.amazonaws.com/123456789012/webtrack-WebtrackQueue-AbC123")
+	env := map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "webtrack", "WEBTRACK_SINK": queueSink}
+	if _, err := config.Load(func(k string) string { return env[k] }); err != nil {
+		t.Errorf("the function's queue-path sink: %v", err)
+	}
+	if u, err := url.Parse(queueSink); err != nil || u.Scheme != "sqs" || u.Query().Get("queue_url") == "" {
+		t.Errorf("the function's queue-path sink %s does not name the queue (%v)", queueSink, err)
+	}
+	policies, _ = at("Resources.WebtrackFunction.Properties.Policies").([]any)
+	var queueGrant string
+	for _, p := range policies {
+		if alt, _ := p.([]any); len(alt) == 3 && alt[0] == "WithQueuePath" {
+			queueGrant = fmt.Sprint(alt[1])
+		} else if len(alt) == 3 && alt[0] == "SinkIsS3" {
+			t.Error("the function's S3 grant holds on the queue path too: want it only when the function writes S3")
+		}
+	}
+	if want := "map[Statement:[map[Action:sqs:SendMessage Effect:Allow Resource:WebtrackQueue.Arn]] Version:2012-10-17]"; queueGrant != want {
+		t.Errorf("the function's queue-path grant is %s, want %s", queueGrant, want)
 	}
 }

@@ -8,12 +8,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/url"
 	"path"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,6 +104,23 @@ func (l Layout) Key(b *sink.Batch) string {
 	k = append(k, b.RequestID...)
 	k = append(k, l.Extension()...)
 	return string(k)
+}
+
+// ContentID is a request id made from what a batch holds: the SHA-256 of
+// ids (in any order; ContentID sorts them in place, each then ended by a
+// newline), as 32 lowercase hex digits. A writer that may be asked to store
+// the same content again, as the queue compactor is when a queue delivers
+// messages twice, gives its batch this RequestID and a ReceivedAt that also
+// follows from the content: Key then names the same object each time, and
+// the second write replaces the first instead of adding a copy.
+func ContentID(ids []string) string {
+	slices.Sort(ids)
+	h := sha256.New()
+	for _, id := range ids {
+		h.Write([]byte(id))
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // Object is one encoded batch. Release returns its buffer for reuse.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/objectlayout"
@@ -19,6 +20,30 @@ func TestContentMD5(t *testing.T) {
 	// openssl dgst -md5 -binary | base64, over the body {"a":1}\n
 	if got, want := obj.ContentMD5(), "RYj/N5e3jYGdhY+jvdgrCQ=="; got != want {
 		t.Errorf("ContentMD5 = %s, want %s", got, want)
+	}
+}
+
+func TestContentID(t *testing.T) {
+	// printf 'A/1\nB/2\n' | sha256sum | cut -c1-32
+	const want = "7db4507bfa8b59e76e40d48441950c99"
+	for _, ids := range [][]string{{"A/1", "B/2"}, {"B/2", "A/1"}} {
+		if got := objectlayout.ContentID(ids); got != want {
+			t.Errorf("ContentID(%q) = %s, want %s", ids, got, want)
+		}
+	}
+	if got := objectlayout.ContentID([]string{"A/1"}); got == want {
+		t.Error("ContentID of a subset is the same as of the whole")
+	}
+
+	// The key is the ingest path's, with the content id as the request id.
+	l := objectlayout.Layout{Prefix: "logs/", Compression: objectlayout.Gzip}
+	b := &sink.Batch{Project: "p1", Logstore: "web", RequestID: want, ReceivedAt: time.Unix(1795642200, 0)}
+	key := l.Key(b)
+	if wantKey := "logs/project=p1/logstore=web/dt=2026-11-25/hour=21/1795642200000000000-" + want + ".ndjson.gz"; key != wantKey {
+		t.Errorf("Key = %s, want %s", key, wantKey)
+	}
+	if id := objectlayout.RequestID(key); id != want {
+		t.Errorf("RequestID(%s) = %s, want %s", key, id, want)
 	}
 }
 
