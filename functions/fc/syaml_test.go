@@ -125,6 +125,7 @@ func checkSYAML(t *testing.T, raw []byte) (domains int) {
 		var p struct {
 			Runtime, Handler, Code string
 			InstanceConcurrency    int
+			ConcurrencyConfig      struct{ ReservedConcurrency int }
 			LogConfig              any
 			MemorySize             int
 			Env                    map[string]string `json:"environmentVariables"`
@@ -167,6 +168,14 @@ func checkSYAML(t *testing.T, raw []byte) (domains int) {
 		cfg, err := config.Load(env)
 		if err != nil {
 			t.Errorf("%s: environmentVariables: %v", name, err)
+		}
+		// Guards: a concurrency cap of at least one instance's worth, and
+		// the log level a busy site can lower.
+		if c := p.ConcurrencyConfig.ReservedConcurrency; c < p.InstanceConcurrency {
+			t.Errorf("%s: concurrencyConfig.reservedConcurrency %d: want a cap of at least one instance (%d requests)", name, c, p.InstanceConcurrency)
+		}
+		if p.Env["WEBTRACK_LOG_LEVEL"] == "" {
+			t.Errorf("%s: WEBTRACK_LOG_LEVEL is not set", name)
 		}
 		// Concurrent requests share objects only if an instance takes many
 		// at once; its memory must hold that many of the largest batches

@@ -95,7 +95,7 @@ func TestTemplateMatchesCode(t *testing.T) {
 		}
 		def := tpl.Parameters[param].Default
 		if def == nil {
-			def = "s3://example-bucket/webtrack/?region=eu-west-1" // SinkUrl has no default
+			def = "s3://example-bucket/webtrack?region=eu-west-1" // SinkUrl has no default
 		}
 		env[name] = fmt.Sprint(def)
 	}
@@ -107,12 +107,17 @@ func TestTemplateMatchesCode(t *testing.T) {
 	// instance: anything else fails every cold start or loses every batch.
 	pattern := regexp.MustCompile(tpl.Parameters["SinkUrl"].AllowedPattern)
 	for sinkURL, ok := range map[string]bool{
-		"s3://bucket/webtrack?region=eu-west-1":                               true,
-		"sqs://queue?region=eu-west-1":                                        true,
-		"sqs://?queue_url=https://sqs.eu-west-1.amazonaws.com/123456789012/q": true,
-		"oss://bucket/webtrack":                                               false,
-		"kafka://broker:9092/topic":                                           false,
-		"file:///tmp/data":                                                    false,
+		"s3://bucket/webtrack?region=eu-west-1":        true,
+		"s3://bucket":                                  true,
+		"s3://bucket/a/b?compression=zstd":             true,
+		"sqs://queue?region=eu-west-1":                 true,
+		"sqs://queue.fifo":                             true,
+		"s3://bucket/webtrack/?region=eu-west-1":       false, // the grant would miss the keys
+		"s3://Bucket/webtrack":                         false,
+		"sqs://?queue_url=https://sqs.example.com/1/q": false, // no queue name to grant
+		"oss://bucket/webtrack":                        false,
+		"kafka://broker:9092/topic":                    false,
+		"file:///tmp/data":                             false,
 	} {
 		if pattern.MatchString(sinkURL) != ok {
 			t.Errorf("SinkUrl pattern %q admits %s: %v, want %v", pattern, sinkURL, !ok, ok)
@@ -223,7 +228,7 @@ func TestTemplateQueuePath(t *testing.T) {
 	}
 	wantGrants := []string{
 		"Allow [sqs:ReceiveMessage sqs:DeleteMessage sqs:GetQueueAttributes] on WebtrackQueue.Arn",
-		"Allow s3:PutObject on arn:${AWS::Partition}:s3:::${SinkBucket}/${SinkPrefix}*",
+		"Allow s3:PutObject on [arn:${AWS::Partition}:s3:::${Location}/* map[Location:[0 [? [1 [:// SinkUrl]]]]]]",
 	}
 	if fmt.Sprint(grants) != fmt.Sprint(wantGrants) {
 		t.Errorf("the compactor's grants are\n%s\nwant\n%s", strings.Join(grants, "\n"), strings.Join(wantGrants, "\n"))
