@@ -32,6 +32,7 @@ import (
 	"github.com/webtrack/webtrack/functions/internal/rie"
 	"github.com/webtrack/webtrack/shared/sink/objectlayout"
 	"github.com/webtrack/webtrack/shared/sink/s3sink/s3test"
+	"github.com/webtrack/webtrack/shared/sink/sqssink/sqstest"
 )
 
 // binDir holds the binaries built for the package's tests.
@@ -63,7 +64,7 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	var stop func()
-	localSQS.endpoint, stop, localSQS.err = startLocalSQS()
+	localSQS.endpoint, stop, localSQS.err = sqstest.Start("0")
 	code := m.Run()
 	if stop != nil {
 		stop()
@@ -381,42 +382,4 @@ func hours(byRequest map[string][]map[string]string) int {
 	}
 	slices.Sort(hs)
 	return len(slices.Compact(hs))
-}
-
-// startLocalSQS runs .ci/node-sqs/serve.mjs (or $WEBTRACK_LOCAL_SQS) under
-// node on a free loopback port and waits until it listens.
-func startLocalSQS() (endpoint string, stop func(), err error) {
-	launcher := os.Getenv("WEBTRACK_LOCAL_SQS")
-	if launcher == "" {
-		launcher = filepath.Join("..", "..", ".ci", "node-sqs", "serve.mjs")
-	}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(launcher), "node_modules", "local-aws-sqs")); err != nil {
-		return "", nil, fmt.Errorf("local-aws-sqs is not installed next to %s: run `bash .ci/test`, which installs it (%w)", launcher, err)
-	}
-	cmd := exec.Command("node", launcher, "0")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("starting local-aws-sqs (is node installed?): %w", err)
-	}
-	stop = func() { cmd.Process.Kill(); cmd.Wait() }
-	listening := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		listening <- strings.TrimSpace(strings.TrimPrefix(line, "listening "))
-	}()
-	select {
-	case p := <-listening:
-		if p == "" {
-			stop()
-			return "", nil, errors.New("local-aws-sqs exited before listening")
-		}
-		return "http://127.0.0.1:" + p, stop, nil
-	case <-time.After(20 * time.Second):
-		stop()
-		return "", nil, errors.New("local-aws-sqs did not listen within 20s")
-	}
 }

@@ -23,8 +23,8 @@ func TestColdStart(t *testing.T) {
 	}
 	r := coldstart.Measure(t, build(t, "."), build(t, "./testdata/hello"), 7, func(bin string) time.Duration {
 		fn := startRIE(t, bin, "WEBTRACK_SINK=file://"+t.TempDir())
-		fn.invoke(t, samples[0].Payload)
-		ms, err := fn.initDuration()
+		fn.Invoke(t, samples[0].Payload)
+		ms, err := fn.InitDuration()
 		if err != nil {
 			t.Fatal(err)
 		}

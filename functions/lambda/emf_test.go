@@ -41,15 +41,15 @@ func TestRIELinesAreEMF(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fn := startRIE(t, bootstrap, "WEBTRACK_SINK="+c.sinkURL)
-			fn.invoke(t, c.sample.Payload)
+			fn.Invoke(t, c.sample.Payload)
 			var line string
-			for l := range strings.Lines(fn.output()) {
+			for l := range strings.Lines(fn.Output()) {
 				if strings.Contains(l, `"msg":"track request"`) {
 					line = l
 				}
 			}
 			if line == "" {
-				t.Fatalf("no request line in the function's output:\n%s", fn.output())
+				t.Fatalf("no request line in the function's output:\n%s", fn.Output())
 			}
 			metrics, err := processortest.ParseEMF([]byte(line))
 			if err != nil {

@@ -22,8 +22,8 @@ func TestRIEStoresToS3(t *testing.T) {
 	if err != nil || len(samples) != 1 {
 		t.Fatalf("the HTTP API JSON sample: %v", err)
 	}
-	if err := samples[0].Check(fn.invoke(t, samples[0].Payload)); err != nil {
-		t.Fatalf("%v\n%s", err, fn.output())
+	if err := samples[0].Check(fn.Invoke(t, samples[0].Payload)); err != nil {
+		t.Fatalf("%v\n%s", err, fn.Output())
 	}
 	stored, err := srv.Stored(context.Background())
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -119,6 +121,24 @@ func (fn *Function) Invoke(t testing.TB, payload []byte) []byte {
 	return answer
 }
 
+// initReport is the emulator's log of the function's init: from starting
+// the bootstrap to its first request for an invocation. (The REPORT line's
+// "Init Duration" times only the emulator's asynchronous start call.)
+var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+
+// InitDuration is the init the emulator reported, in milliseconds.
+func (fn *Function) InitDuration() (float64, error) {
+	// The log line may trail the answer; give the emulator a moment.
+	for range 50 {
+		if m := initReport.FindStringSubmatch(fn.Output()); m != nil {
+			return strconv.ParseFloat(m[1], 64)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("no INIT REPORT in the emulator's output:\n%s", fn.Output())
+}
+
+// freeAddr returns a loopback address with a port that was free just now.
 func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -23,6 +23,7 @@ import (
 	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
 	"github.com/webtrack/webtrack/shared/sink/sqssink"
+	"github.com/webtrack/webtrack/shared/sink/sqssink/sqstest"
 )
 
 // proxy is a loopback reverse proxy in front of the local SQS server that
@@ -247,7 +248,7 @@ func TestServerDownBeforeQueueLookup(t *testing.T) {
 // TestServerRestart stops the SQS server and starts another on the same
 // port, which has lost the queue until it is made again.
 func TestServerRestart(t *testing.T) {
-	endpoint, stop, err := startLocalSQS("0")
+	endpoint, stop, err := sqstest.Start("0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +274,7 @@ func TestServerRestart(t *testing.T) {
 	l.MustFailRetryably(t, sinktest.NewBatch("REQ0000000000000000000016", 10, 100), time.Second)
 
 	port := endpoint[strings.LastIndex(endpoint, ":")+1:]
-	if _, stop, err = startLocalSQS(port); err != nil {
+	if _, stop, err = sqstest.Start(port); err != nil {
 		t.Fatal(err)
 	}
 	createQueue(t, c, name)

@@ -1,17 +1,12 @@
 package sqssink_test
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -21,6 +16,7 @@ import (
 	"github.com/webtrack/webtrack/shared/awsconfig"
 	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/sqssink"
+	"github.com/webtrack/webtrack/shared/sink/sqssink/sqstest"
 )
 
 // localSQS is the local-aws-sqs server that TestMain starts for the package.
@@ -49,7 +45,7 @@ func TestMain(m *testing.M) {
 	os.Unsetenv("AWS_ENDPOINT_URL")
 	os.Unsetenv("AWS_PROFILE")
 	var stop func()
-	localSQS.endpoint, stop, localSQS.err = startLocalSQS("0")
+	localSQS.endpoint, stop, localSQS.err = sqstest.Start("0")
 	code := m.Run()
 	if stop != nil {
 		stop()
@@ -65,44 +61,6 @@ func serverEndpoint(t testing.TB) string {
 		t.Fatalf("local SQS server: %v", localSQS.err)
 	}
 	return localSQS.endpoint
-}
-
-// startLocalSQS runs .ci/node-sqs/serve.mjs (or $WEBTRACK_LOCAL_SQS) under
-// node on a loopback port ("0": a free one) and waits until it listens.
-func startLocalSQS(port string) (endpoint string, stop func(), err error) {
-	launcher := os.Getenv("WEBTRACK_LOCAL_SQS")
-	if launcher == "" {
-		launcher = filepath.Join("..", "..", "..", ".ci", "node-sqs", "serve.mjs")
-	}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(launcher), "node_modules", "local-aws-sqs")); err != nil {
-		return "", nil, fmt.Errorf("local-aws-sqs is not installed next to %s: run `bash .ci/test`, which installs it (%w)", launcher, err)
-	}
-	cmd := exec.Command("node", launcher, port)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("starting local-aws-sqs (is node installed?): %w", err)
-	}
-	stop = func() { cmd.Process.Kill(); cmd.Wait() }
-	listening := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		listening <- strings.TrimSpace(strings.TrimPrefix(line, "listening "))
-	}()
-	select {
-	case p := <-listening:
-		if p == "" {
-			stop()
-			return "", nil, errors.New("local-aws-sqs exited before listening")
-		}
-		return "http://127.0.0.1:" + p, stop, nil
-	case <-time.After(20 * time.Second):
-		stop()
-		return "", nil, errors.New("local-aws-sqs did not listen within 20s")
-	}
 }
 
 // newClient is a test-side client of the local server, for making queues
