@@ -20,12 +20,12 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/webtrack/webtrack/shared/names"
 	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/objectlayout"
 )
@@ -228,11 +228,11 @@ var receiveTimeKey = []byte(`"__tag__:__receive_time__":"`)
 // of lines.
 func check(u *Unit) (at int64, lines int, err error) {
 	switch {
-	case !validName(u.Project, "-"):
+	case !names.Project(u.Project):
 		return 0, 0, fmt.Errorf("project %q is not a project name", u.Project)
-	case !validName(u.Logstore, "_-"):
+	case !names.Logstore(u.Logstore):
 		return 0, 0, fmt.Errorf("logstore %q is not a logstore name", u.Logstore)
-	case !validID(u.RequestID):
+	case !names.RequestID(u.RequestID):
 		return 0, 0, fmt.Errorf("request id %q: want 1 to 64 letters, digits and '-'", u.RequestID)
 	case u.Seq < 0:
 		return 0, 0, fmt.Errorf("negative sequence number %d", u.Seq)
@@ -277,34 +277,3 @@ func receiveTime(line []byte) (int64, error) {
 	}
 	return t, nil
 }
-
-// validName is the processor's rule for project and logstore names: 3 to 63
-// lowercase letters, digits and the extra characters, starting and ending
-// with a letter or digit. Names become parts of object keys.
-func validName(s, extra string) bool {
-	if len(s) < 3 || len(s) > 63 || !lowerAlnum(s[0]) || !lowerAlnum(s[len(s)-1]) {
-		return false
-	}
-	for i := range len(s) {
-		if !lowerAlnum(s[i]) && strings.IndexByte(extra, s[i]) < 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// validID is the processor's rule for request ids: 1 to 64 letters, digits
-// and '-'.
-func validID(id string) bool {
-	if len(id) == 0 || len(id) > 64 {
-		return false
-	}
-	for i := range len(id) {
-		if c := id[i]; !lowerAlnum(c) && !(c >= 'A' && c <= 'Z') && c != '-' {
-			return false
-		}
-	}
-	return true
-}
-
-func lowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }

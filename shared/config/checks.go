@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/webtrack/webtrack/shared/names"
 )
 
 // AllowLocalFileSink is the variable that lets a function store on its own
@@ -15,25 +17,10 @@ const AllowLocalFileSink = "WEBTRACK_ALLOW_LOCAL_FILE_SINK"
 // with 404 ProjectNotExist.
 func (r *reader) project(name string, dst *string) {
 	r.string(name, dst)
-	if !validProject(*dst) {
+	if !names.Project(*dst) {
 		r.fail(name, *dst, "not a project name: 3-63 lowercase letters, digits and '-', starting and ending with a letter or digit")
 	}
 }
-
-// validProject is the service's project name rule, as the processor applies it.
-func validProject(s string) bool {
-	if len(s) < 3 || len(s) > 63 || !lowerAlnum(s[0]) || !lowerAlnum(s[len(s)-1]) {
-		return false
-	}
-	for i := range len(s) {
-		if !lowerAlnum(s[i]) && s[i] != '-' {
-			return false
-		}
-	}
-	return true
-}
-
-func lowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
 // domains reads a list of bare domain names, which a Host is matched against
 // without its port: a scheme, port or path would never match.

@@ -1,0 +1,43 @@
+// Package names holds the protocol's rules for the names that become parts
+// of object keys: projects, logstores and request ids. (Hand-written rather
+// than regexps: compiling one at init costs a cold start about a third of a
+// millisecond.)
+package names
+
+import "strings"
+
+// Project says whether s is a valid project name: 3 to 63 lowercase
+// letters, digits and '-', starting and ending with a letter or digit.
+func Project(s string) bool { return valid(s, "-") }
+
+// Logstore says whether s is a valid logstore name: as a project name, with
+// '_' allowed too.
+func Logstore(s string) bool { return valid(s, "_-") }
+
+// RequestID says whether s may serve as a request id, which goes into object
+// keys: 1 to 64 letters, digits and '-'.
+func RequestID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; !lowerAlnum(c) && !(c >= 'A' && c <= 'Z') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func valid(s, extra string) bool {
+	if len(s) < 3 || len(s) > 63 || !lowerAlnum(s[0]) || !lowerAlnum(s[len(s)-1]) {
+		return false
+	}
+	for i := range len(s) {
+		if !lowerAlnum(s[i]) && strings.IndexByte(extra, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
