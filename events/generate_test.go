@@ -5,12 +5,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"flag"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/webtrack/webtrack/events"
@@ -70,7 +73,25 @@ var forms = []form{{
 	name: "post-no-apiversion", method: "POST", path: "/logstores/web/track",
 	headers: [][2]string{{"content-type", "application/json"}, origin},
 	body:    []byte(batch), Want: events.Want{Status: 400, Code: "MissingAPIVersion"},
+}, signedForm(), {
+	name: "signed-preflight", method: "OPTIONS", path: "/logstores/web",
+	headers: [][2]string{origin, browser, {"access-control-request-method", "POST"},
+		{"access-control-request-headers", "authorization,content-md5,content-type,x-acs-security-token,x-log-apiversion,x-log-bodyrawsize,x-log-date,x-log-signaturemethod"}},
+	Want: events.Want{Status: 200},
 }}
+
+// signedForm is a signed write as the SDK's STS mode sends it. The samples
+// run with no WEBTRACK_TOKEN_SECRETS, so every front door must route it to
+// the signed path, which answers that the key is not known.
+func signedForm() form {
+	c := processortest.Mint(processortest.NewSecret, 15*time.Minute, "web")
+	r := processortest.Signed("web", batch, c, processortest.ReceivedAt)
+	f := form{name: "signed-post", method: "POST", path: r.Path, body: r.Body, Want: events.Want{Status: 401, Code: "InvalidAccessKeyId"}}
+	for _, name := range slices.Sorted(maps.Keys(r.Header)) {
+		f.headers = append(f.headers, [2]string{strings.ToLower(name), r.Header.Get(name)})
+	}
+	return f
+}
 
 // doors are the front doors, each a file name prefix and the event its
 // gateway makes of a form.
@@ -278,7 +299,10 @@ func albEvent(f form, multiValue bool) map[string]any {
 // route is the template.yaml route that serves the form: one per GET and
 // POST path, one OPTIONS route for them all.
 func route(f form) string {
-	if f.method == "OPTIONS" {
+	switch {
+	case f.path == "/logstores/web": // signed writes and their preflight
+		return "/logstores/{logstore}"
+	case f.method == "OPTIONS":
 		return "/logstores/{logstore}/{track}"
 	}
 	return strings.Replace(f.path, "/logstores/web/", "/logstores/{logstore}/", 1)
@@ -287,7 +311,7 @@ func route(f form) string {
 // pathParameters are the values of the route's parameters.
 func pathParameters(f form) map[string]string {
 	p := map[string]string{"logstore": "web"}
-	if f.method == "OPTIONS" {
+	if f.method == "OPTIONS" && f.path != "/logstores/web" {
 		p["track"] = strings.TrimPrefix(f.path, "/logstores/web/")
 	}
 	return p

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -233,9 +234,14 @@ func checkDomain(t *testing.T, name string, doc []byte, function string) {
 
 var variable = regexp.MustCompile(`\$\{([^}]*)\}`)
 
-// resolve replaces s's variables in every string of v: ${vars.name} and
-// ${config('AccountID')}, which s takes from the credentials. Any other
-// variable fails the test.
+// envDefault is ${env('NAME', 'default')}, which s takes from the deploying
+// shell's environment, or the default.
+var envDefault = regexp.MustCompile(`^env\('([A-Z_]+)', '([^']*)'\)$`)
+
+// resolve replaces s's variables in every string of v: ${vars.name},
+// ${config('AccountID')}, which s takes from the credentials, and
+// ${env('NAME', 'default')}, as if NAME were unset. Any other variable
+// fails the test.
 func resolve(t *testing.T, v any, vars map[string]string) any {
 	t.Helper()
 	switch v := v.(type) {
@@ -249,6 +255,9 @@ func resolve(t *testing.T, v any, vars map[string]string) any {
 			}
 			if expr == "config('AccountID')" {
 				return "1234567890123456"
+			}
+			if m := envDefault.FindStringSubmatch(expr); m != nil {
+				return m[2]
 			}
 			t.Errorf("unresolved variable %s", ref)
 			return ref
@@ -267,4 +276,40 @@ func resolve(t *testing.T, v any, vars map[string]string) any {
 		return out
 	}
 	return v
+}
+
+// TestSYAMLTokenSecrets checks that the token secrets of signed writes come
+// from the deploying shell, never from the file, and reach the function as
+// WEBTRACK_TOKEN_SECRETS beside WEBTRACK_SIGNED_LOGSTORES.
+func TestSYAMLTokenSecrets(t *testing.T) {
+	raw, err := os.ReadFile("../../s.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s sYAML
+	if err := yaml.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	if v := s.Vars["tokenSecrets"]; v != "${env('WEBTRACK_TOKEN_SECRETS', '')}" {
+		t.Errorf("vars.tokenSecrets = %q, want ${env('WEBTRACK_TOKEN_SECRETS', '')}: secrets stay out of the file", v)
+	}
+	fn := s.Resources["webtrack"].Props
+	env, _ := fn["environmentVariables"].(map[string]any)
+	if env["WEBTRACK_TOKEN_SECRETS"] != "${vars.tokenSecrets}" {
+		t.Errorf("WEBTRACK_TOKEN_SECRETS = %v, want ${vars.tokenSecrets}", env["WEBTRACK_TOKEN_SECRETS"])
+	}
+	if _, ok := env["WEBTRACK_SIGNED_LOGSTORES"]; !ok {
+		t.Error("no WEBTRACK_SIGNED_LOGSTORES in environmentVariables")
+	}
+	// The file's environment as s deploys it from a shell that exports a
+	// secret, with a signed logstore.
+	deployed := map[string]string{"FC_FUNCTION_NAME": "webtrack"}
+	for k, v := range resolve(t, env, s.Vars).(map[string]any) {
+		deployed[k] = fmt.Sprint(v)
+	}
+	deployed["WEBTRACK_TOKEN_SECRETS"], deployed["WEBTRACK_SIGNED_LOGSTORES"] = "0123456789abcdefghijklmnopqrstuvwxyz+/=", "orders"
+	cfg, err := config.Load(func(k string) string { return deployed[k] })
+	if err != nil || cfg.Processor.Tokens == nil {
+		t.Errorf("the environment with a secret exported: %v", err)
+	}
 }

@@ -258,3 +258,80 @@ func TestTemplateQueuePath(t *testing.T) {
 		t.Errorf("the function's queue-path grant is %s, want %s", queueGrant, want)
 	}
 }
+
+// TestTemplateSignedWrites checks what signed writes need: the token
+// secrets as a parameter that is never shown (NoEcho), admitting what
+// WEBTRACK_TOKEN_SECRETS admits, wired with the signed logstores into the
+// function's environment, and the HTTP API routes of the signed path.
+func TestTemplateSignedWrites(t *testing.T) {
+	raw, err := os.ReadFile(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tpl struct {
+		Parameters map[string]map[string]any `yaml:"Parameters"`
+		Resources  struct {
+			WebtrackFunction struct {
+				Properties struct {
+					Environment struct {
+						Variables map[string]any `yaml:"Variables"`
+					} `yaml:"Environment"`
+					Events map[string]struct {
+						Type       string `yaml:"Type"`
+						Properties struct {
+							Path   string `yaml:"Path"`
+							Method string `yaml:"Method"`
+						} `yaml:"Properties"`
+					} `yaml:"Events"`
+				} `yaml:"Properties"`
+			} `yaml:"WebtrackFunction"`
+		} `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal(raw, &tpl); err != nil {
+		t.Fatal(err)
+	}
+	secrets := tpl.Parameters["TokenSecrets"]
+	if secrets["NoEcho"] != true || secrets["Default"] != "" {
+		t.Errorf("TokenSecrets: NoEcho %v, Default %q; want true and empty", secrets["NoEcho"], secrets["Default"])
+	}
+	pattern := regexp.MustCompile(fmt.Sprint(secrets["AllowedPattern"]))
+	const secret, other = "0123456789abcdefghijklmnopqrstuvwxyz+/=", "9876543210abcdefghijklmnopqrstuvwxyz+/="
+	for value, ok := range map[string]bool{
+		"":                    true,
+		secret:                true,
+		secret + "," + other:  true,
+		"short":               false,
+		secret + ",short":     false,
+		secret + ", " + other: false,
+		secret + ",":          false,
+	} {
+		if pattern.MatchString(value) != ok {
+			t.Errorf("TokenSecrets pattern admits %q: %v, want %v", value, !ok, ok)
+		}
+		if !ok {
+			continue
+		}
+		env := map[string]string{"WEBTRACK_TOKEN_SECRETS": value, "WEBTRACK_SIGNED_LOGSTORES": "orders"}
+		_, err := config.Load(func(k string) string { return env[k] })
+		if value != "" && err != nil {
+			t.Errorf("TokenSecrets %q, which the template admits: %v", value, err)
+		}
+	}
+	fn := tpl.Resources.WebtrackFunction.Properties
+	vars := fn.Environment.Variables
+	if vars["WEBTRACK_TOKEN_SECRETS"] != "TokenSecrets" || vars["WEBTRACK_SIGNED_LOGSTORES"] != "SignedLogstores" {
+		t.Errorf("the function's environment: WEBTRACK_TOKEN_SECRETS %v, WEBTRACK_SIGNED_LOGSTORES %v; want the parameters TokenSecrets and SignedLogstores",
+			vars["WEBTRACK_TOKEN_SECRETS"], vars["WEBTRACK_SIGNED_LOGSTORES"])
+	}
+	routes := map[string]bool{}
+	for _, ev := range fn.Events {
+		if ev.Type == "HttpApi" {
+			routes[ev.Properties.Method+" "+ev.Properties.Path] = true
+		}
+	}
+	for _, want := range []string{"POST /logstores/{logstore}", "OPTIONS /logstores/{logstore}"} {
+		if !routes[want] {
+			t.Errorf("the HTTP API has no route %s (%v)", want, routes)
+		}
+	}
+}

@@ -31,8 +31,9 @@ type command struct {
 	// command takes none, and any is refused.
 	args string
 	// setup declares the command's flags on fs and returns what runs the
-	// command once they are parsed, with the positional arguments.
-	setup func(fs *flag.FlagSet) func(args []string) error
+	// command once they are parsed, with the positional arguments, writing
+	// its output to stdout.
+	setup func(fs *flag.FlagSet, stdout io.Writer) func(args []string) error
 }
 
 // commands are webtrack's sub-commands; the first runs when none is named.
@@ -40,7 +41,12 @@ var commands = []command{
 	{
 		name:    "serve",
 		summary: "serve the web-tracking API on WEBTRACK_ADDR until SIGTERM or Ctrl-C (the default)",
-		setup:   func(*flag.FlagSet) func([]string) error { return func([]string) error { return serve() } },
+		setup:   func(*flag.FlagSet, io.Writer) func([]string) error { return func([]string) error { return serve() } },
+	},
+	{
+		name:    "token",
+		summary: "print credentials for signed writes, as STS's AssumeRole answers, made with the first of WEBTRACK_TOKEN_SECRETS",
+		setup:   tokenCommand,
 	},
 }
 
@@ -75,7 +81,7 @@ func cli(args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, rest := commands[i], rest[1:]
 	fs := flag.NewFlagSet("webtrack "+cmd.name, flag.ContinueOnError)
-	run := cmd.setup(fs)
+	run := cmd.setup(fs, stdout)
 	if code, ok := parse(fs, rest, stdout, stderr, cmd.usage); !ok {
 		return code
 	}
@@ -83,11 +89,18 @@ func cli(args []string, stdout, stderr io.Writer) int {
 		return mistake(stderr, fs.Name(), fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
 	if err := run(fs.Args()); err != nil {
+		if u := (usageError{}); errors.As(err, &u) {
+			return mistake(stderr, fs.Name(), err)
+		}
 		fmt.Fprintln(stderr, "webtrack:", err)
 		return exitError
 	}
 	return exitOK
 }
+
+// usageError is a command's finding that its command line is wrong, such as
+// a required flag left out.
+type usageError struct{ error }
 
 // parse parses args into fs. It returns ok to go on; otherwise the exit
 // status, having printed the help that -h asked for, or the mistake.

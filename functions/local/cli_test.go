@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/webtrack/webtrack/shared/config"
+	"github.com/webtrack/webtrack/shared/ststoken"
 )
 
 // runBin runs the built command with args and a clean WEBTRACK_*
@@ -247,4 +248,79 @@ func find(lines []map[string]any, msg string) map[string]any {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestTokenCommand mints credentials with the token command and checks them
+// with the secrets, then the mistakes it stops at; a server holding the
+// secret names its key, never the secret.
+func TestTokenCommand(t *testing.T) {
+	const secret, old = "cli-test-secret-0123456789abcdefghijk", "cli-test-old-secret-0123456789abcdef"
+	before := time.Now()
+	out, errs, code := runBin(t, bin, []string{"WEBTRACK_TOKEN_SECRETS=" + secret + "," + old}, "token", "--project", "default", "--logstore", "web,app-*", "--ttl", "20m")
+	if code != 0 || errs != "" {
+		t.Fatalf("token: exit %d, stderr %q", code, errs)
+	}
+	var resp struct {
+		Credentials map[string]string
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&resp); err != nil || len(resp.Credentials) != 4 {
+		t.Fatalf("output %q is not AssumeRole's {\"Credentials\":{…}}: %v", out, err)
+	}
+	c := resp.Credentials
+	exp, err := time.Parse("2006-01-02T15:04:05Z", c["Expiration"])
+	if err != nil || exp.Before(before.Add(20*time.Minute).Truncate(time.Second)) || exp.After(time.Now().Add(20*time.Minute)) {
+		t.Errorf("Expiration %q (%v), want 20 minutes from now in UTC", c["Expiration"], err)
+	}
+	k, err := ststoken.NewKeyring([]string{secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := k.Verify(c["AccessKeyId"], c["SecurityToken"], time.Now())
+	if err != nil || v.AccessKeySecret != c["AccessKeySecret"] || !v.Scope.Allows("default", "app-logs") || v.Scope.Allows("default", "other") {
+		t.Errorf("the minted credentials %v do not verify with the first secret: %+v, %v", c, v, err)
+	}
+
+	for _, m := range []struct {
+		env  string
+		args []string
+		code int
+		want string
+	}{
+		{"", []string{"--project", "default", "--logstore", "web"}, 1, "WEBTRACK_TOKEN_SECRETS is not set"},
+		{"WEBTRACK_TOKEN_SECRETS=short-secret", []string{"--project", "default", "--logstore", "web"}, 1, "at least 32"},
+		{"WEBTRACK_TOKEN_SECRETS=" + secret, []string{"--logstore", "web"}, 2, "webtrack token: --project is required"},
+		{"WEBTRACK_TOKEN_SECRETS=" + secret, []string{"--project", "default"}, 2, "webtrack token: --logstore is required"},
+		{"WEBTRACK_TOKEN_SECRETS=" + secret, []string{"--project", "default", "--logstore", "web", "--ttl", "13h"}, 2, "--ttl 13h0m0s: want a duration from 1s to 12h"},
+		{"WEBTRACK_TOKEN_SECRETS=" + secret, []string{"--project", "default", "--logstore", "Web"}, 2, `logstore pattern "Web"`},
+		{"WEBTRACK_TOKEN_SECRETS=" + secret, []string{"--project", "default", "--logstore", "web", "extra"}, 2, `unexpected argument "extra"`},
+	} {
+		out, errs, code := runBin(t, bin, []string{m.env}, append([]string{"token"}, m.args...)...)
+		if code != m.code || out != "" || !strings.Contains(errs, m.want) || strings.Contains(errs, "short-secret") {
+			t.Errorf("%s token %v: exit %d, stdout %q, stderr %q; want %d and %q", m.env, m.args, code, out, errs, m.code, m.want)
+		}
+	}
+
+	s := startTrackServer(t, bin, "WEBTRACK_TOKEN_SECRETS="+secret+","+old, "WEBTRACK_SIGNED_LOGSTORES=orders")
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	start := find(logLines(t, s.log()), "listening")
+	if got := mustJSON(start["token_keys"]); got != mustJSON([]string{c["AccessKeyId"], keyID(t, old)}) || mustJSON(start["signed_logstores"]) != `["orders"]` {
+		t.Errorf("start-up line: token_keys %s, signed_logstores %v", got, start["signed_logstores"])
+	}
+	if strings.Contains(s.log(), secret) || strings.Contains(s.log(), old) {
+		t.Errorf("the log shows a secret:\n%s", s.log())
+	}
+}
+
+// keyID is the access key id of secret.
+func keyID(t *testing.T, secret string) string {
+	t.Helper()
+	k, err := ststoken.NewKeyring([]string{secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.KeyIDs()[0]
 }

@@ -39,6 +39,7 @@ const (
 	clientsDir    = "testdata/clients"
 	sdkPackage    = "@aliyun-sls/web-track-browser"
 	sdkVersion    = "0.3.9"
+	stsPackage    = "@aliyun-sls/web-sts-plugin"
 	lz4Version    = "0.6.5"
 	duckdbPackage = "@duckdb/node-api"
 	duckdbVersion = "1.5.6-r.1"
@@ -48,6 +49,7 @@ const (
 func TestClients(t *testing.T) {
 	requireClients(t)
 	t.Run("BrowserSDK", func(t *testing.T) { testBrowserSDK(t, bin) })
+	t.Run("BrowserSTS", func(t *testing.T) { testBrowserSTS(t, bin) })
 	t.Run("Compressed", func(t *testing.T) { testCompressed(t, bin) })
 }
 
@@ -57,7 +59,7 @@ func requireClients(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatalf("node is not installed: %v; %s", err, installHint)
 	}
-	for pkg, want := range map[string]string{sdkPackage: sdkVersion, "lz4": lz4Version, duckdbPackage: duckdbVersion} {
+	for pkg, want := range map[string]string{sdkPackage: sdkVersion, stsPackage: sdkVersion, "lz4": lz4Version, duckdbPackage: duckdbVersion} {
 		raw, err := os.ReadFile(filepath.Join(clientsDir, "node_modules", pkg, "package.json"))
 		if err != nil {
 			t.Fatalf("npm package %s is not installed (%v): %s", pkg, err, installHint)
@@ -389,6 +391,9 @@ type pageServer struct {
 	*httptest.Server
 	plan    atomic.Pointer[[]byte]
 	reports map[string]chan []byte
+	// credentials are what the site's backend hands the page, by name: STS
+	// AssumeRole's JSON, as the token command prints it.
+	credentials atomic.Pointer[map[string][]byte]
 }
 
 func newPageServer(t *testing.T) *pageServer {
@@ -399,6 +404,10 @@ func newPageServer(t *testing.T) *pageServer {
 		"/page.js":    "browser/page.js",
 		"/next.html":  "browser/next.html",
 		"/sdk.js":     "node_modules/" + sdkPackage + "/dist/web-track-browser.global.js",
+		"/sts.html":   "browser/sts.html",
+		"/sts.js":     "browser/sts.js",
+		// The plugin's browser bundle, crypto-js inside: defines window.stsPlugin.
+		"/sts-plugin.js": "node_modules/" + stsPackage + "/dist/web-sts-plugin.global.js",
 	}
 	mux := http.NewServeMux()
 	for path, file := range files {
@@ -420,6 +429,19 @@ func newPageServer(t *testing.T) *pageServer {
 	mux.HandleFunc("GET /plan.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(*p.plan.Load())
+	})
+	mux.HandleFunc("GET /credentials/{name}", func(w http.ResponseWriter, r *http.Request) {
+		var c []byte
+		if creds := p.credentials.Load(); creds != nil {
+			c = (*creds)[r.PathValue("name")]
+		}
+		if c == nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(c)
 	})
 	mux.HandleFunc("POST /report/{name}", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := readReport(r)

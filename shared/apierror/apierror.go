@@ -15,7 +15,7 @@ type Code struct {
 }
 
 // The error codes of the PutWebTracking page and of the service's common
-// errors that apply to this path.
+// errors that apply to this path, signed requests' among them.
 var (
 	PostBodyInvalid         = Code{"PostBodyInvalid", http.StatusBadRequest}
 	PostBodyTimeOutOfRange  = Code{"PostBodyInvalid", 499}
@@ -30,6 +30,10 @@ var (
 	MissingAPIVersion       = Code{"MissingAPIVersion", http.StatusBadRequest}
 	InvalidAPIVersion       = Code{"InvalidAPIVersion", http.StatusBadRequest}
 	WebTrackingDisabled     = Code{"Unauthorized", http.StatusUnauthorized}
+	Unauthorized            = Code{"Unauthorized", http.StatusUnauthorized}
+	InvalidAccessKeyID      = Code{"InvalidAccessKeyId", http.StatusUnauthorized}
+	SignatureNotMatch       = Code{"SignatureNotMatch", http.StatusUnauthorized}
+	RequestTimeTooSkewed    = Code{"RequestTimeTooSkewed", http.StatusBadRequest}
 	OriginNotAllowed        = Code{"OriginNotAllowed", http.StatusForbidden}
 	LogStoreNotExist        = Code{"LogStoreNotExist", http.StatusNotFound}
 	ProjectNotExist         = Code{"ProjectNotExist", http.StatusNotFound}

@@ -60,6 +60,8 @@ func Load(getenv func(string) string) (Config, error) {
 	r.patterns("WEBTRACK_PROJECTS", &p.Projects)
 	r.patterns("WEBTRACK_LOGSTORES", &p.Logstores)
 	r.patterns("WEBTRACK_DISABLED_LOGSTORES", &p.DisabledLogstores)
+	r.patterns("WEBTRACK_SIGNED_LOGSTORES", &p.SignedLogstores)
+	r.tokens(p)
 	r.origins("WEBTRACK_ALLOWED_ORIGINS", &p.AllowedOrigins)
 	r.int("WEBTRACK_MAX_BODY_BYTES", &p.MaxBodyBytes, 1, MaxBodyLimit)
 	r.int("WEBTRACK_MAX_ENTRIES", &p.MaxEntries, 1, 1<<20)

@@ -46,6 +46,8 @@ func TestEveryVariable(t *testing.T) {
 		"WEBTRACK_LOG_LEVEL":           "debug",
 		"WEBTRACK_ADDR":                "[::1]:9000",
 		"WEBTRACK_TRUST_FORWARDED_FOR": "true",
+		"WEBTRACK_SIGNED_LOGSTORES":    "signed-*, shop/orders",
+		"WEBTRACK_TOKEN_SECRETS":       "new-secret-0123456789abcdefghijklmnop, old-secret-0123456789abcdefghijklmnop",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +57,8 @@ func TestEveryVariable(t *testing.T) {
 		!slices.Equal(p.Projects, []string{"shop", "shop-*"}) || !slices.Equal(p.Logstores, []string{"web", "shop/app"}) ||
 		!slices.Equal(p.DisabledLogstores, []string{"old-*"}) || len(p.AllowedOrigins) != 2 || p.MaxBodyBytes != 10<<20 ||
 		p.MaxEntries != 100 || p.ClientMetadata || !p.ClientTime || p.SinkTimeout != 2500*time.Millisecond || cfg.LogLevel != slog.LevelDebug ||
-		cfg.Addr != "[::1]:9000" || !cfg.TrustForwardedFor {
+		cfg.Addr != "[::1]:9000" || !cfg.TrustForwardedFor || !slices.Equal(p.SignedLogstores, []string{"signed-*", "shop/orders"}) ||
+		p.Tokens == nil || len(p.Tokens.KeyIDs()) != 2 {
 		t.Errorf("not every variable was read: %+v", cfg)
 	}
 }
@@ -125,5 +128,36 @@ func TestFileSinkOnFunctionPlatform(t *testing.T) {
 	}
 	if _, err := config.Load(env(map[string]string{config.AllowLocalFileSink: "yes please"})); err == nil || !strings.Contains(err.Error(), config.AllowLocalFileSink) {
 		t.Errorf("a bad %s: %v", config.AllowLocalFileSink, err)
+	}
+}
+
+// TestTokenSecrets checks that the secrets are read as a list, that a bad
+// one stops the start without being echoed, and that signed logstores need
+// them.
+func TestTokenSecrets(t *testing.T) {
+	const secret = "a-secret-that-must-never-be-printed-0123"
+	for value, want := range map[string]string{
+		"short":                 "secret 1 of 1 is 5 bytes; at least 32",
+		secret + ",tiny":        "secret 2 of 2 is 4 bytes",
+		secret + ", " + secret:  "listed twice",
+		secret + ",," + secret:  "secret 2 is empty",
+		secret + " " + secret:   "comma-separated",
+		secret + ",x " + secret: "comma-separated",
+	} {
+		_, err := config.Load(env(map[string]string{"WEBTRACK_TOKEN_SECRETS": value}))
+		if err == nil || !strings.Contains(err.Error(), "WEBTRACK_TOKEN_SECRETS") || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), secret[:20]) {
+			t.Errorf("WEBTRACK_TOKEN_SECRETS=%q: error %v, want one that names the variable, says %q and hides the secret", value, err, want)
+		}
+	}
+	_, err := config.Load(env(map[string]string{"WEBTRACK_SIGNED_LOGSTORES": "orders"}))
+	if err == nil || !strings.Contains(err.Error(), "WEBTRACK_SIGNED_LOGSTORES=") || !strings.Contains(err.Error(), "WEBTRACK_TOKEN_SECRETS") {
+		t.Errorf("signed logstores without secrets: %v", err)
+	}
+	cfg, err := config.Load(env(map[string]string{"WEBTRACK_SIGNED_LOGSTORES": "orders", "WEBTRACK_TOKEN_SECRETS": " " + secret + " "}))
+	if err != nil || cfg.Processor.Tokens == nil {
+		t.Errorf("one secret with spaces around it: %v", err)
+	}
+	if cfg, err := config.Load(env(nil)); err != nil || cfg.Processor.Tokens != nil || cfg.Processor.SignedLogstores != nil {
+		t.Errorf("no secrets: %+v, %v", cfg.Processor, err)
 	}
 }

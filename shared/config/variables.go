@@ -25,6 +25,8 @@ var help = map[string]string{
 	"WEBTRACK_PROJECTS":            "comma-separated projects that exist, names or patterns (default *)",
 	"WEBTRACK_LOGSTORES":           "comma-separated logstores that accept data, names, patterns or project/logstore (default *)",
 	"WEBTRACK_DISABLED_LOGSTORES":  "comma-separated logstores that answer 401, same patterns",
+	"WEBTRACK_SIGNED_LOGSTORES":    "comma-separated logstores that take only signed writes (the SDK's STS mode), same patterns",
+	TokenSecrets:                   "comma-separated secrets of signed writes' credentials: the first mints, every one verifies",
 	"WEBTRACK_ALLOWED_ORIGINS":     "comma-separated browser origins that may send data, such as https://shop.example.com or https://*.example.com (default *)",
 	"WEBTRACK_MAX_BODY_BYTES":      "largest raw (decompressed) body (default 3145728)",
 	"WEBTRACK_MAX_ENTRIES":         "most entries in one request (default 4096)",

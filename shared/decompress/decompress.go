@@ -2,7 +2,8 @@
 // size limit: lz4 is a raw LZ4 block, deflate is zlib-wrapped deflate, and
 // x-log-bodyrawsize must be the exact decompressed size. The declared size
 // is only a claim: nothing is allocated or inflated past the limit, whatever
-// the headers say.
+// the headers say. An uncompressed body is measured, and its declared size
+// ignored.
 package decompress
 
 import (
@@ -26,44 +27,36 @@ type Decoder struct {
 	zlib io.ReadCloser
 }
 
-// Decode returns the raw body: body itself when it is not compressed, else
-// its decompressed form, valid until the next call on d.
+// Decode returns the raw body: body itself when it is not compressed (and
+// rawSize is ignored), else its decompressed form, valid until the next
+// call on d.
 func (d *Decoder) Decode(body []byte, compressType, rawSize string, limit int) ([]byte, *apierror.Error) {
 	kind := strings.ToLower(strings.TrimSpace(compressType))
 	if kind != "" && kind != "lz4" && kind != "deflate" {
 		return nil, apierror.New(apierror.InvalidCompressType, "x-log-compresstype %q is not supported; use lz4 or deflate", compressType)
 	}
-	size := -1
-	if rawSize != "" {
-		n, err := strconv.Atoi(strings.TrimSpace(rawSize))
-		if err != nil || n < 0 {
-			return nil, apierror.New(apierror.InvalidBodyRawSize, "x-log-bodyrawsize %q is not a byte count", rawSize)
+	if kind == "" {
+		// Measured, not trusted: the STS mode of the browser SDK declares
+		// the body's length in UTF-16 code units, not bytes.
+		if len(body) > limit {
+			return nil, tooLarge(len(body), limit)
 		}
-		size = n
+		return body, nil
+	}
+	if rawSize == "" {
+		return nil, missingSize(kind)
+	}
+	size, err := strconv.Atoi(strings.TrimSpace(rawSize))
+	if err != nil || size < 0 {
+		return nil, apierror.New(apierror.InvalidBodyRawSize, "x-log-bodyrawsize %q is not a byte count", rawSize)
 	}
 	if size > limit {
 		return nil, tooLarge(size, limit)
 	}
-	switch kind {
-	case "":
-		if len(body) > limit {
-			return nil, tooLarge(len(body), limit)
-		}
-		if size >= 0 && size != len(body) {
-			return nil, mismatch(len(body), size)
-		}
-		return body, nil
-	case "lz4":
-		if size < 0 {
-			return nil, missingSize(kind)
-		}
+	if kind == "lz4" {
 		return d.lz4(body, size, limit)
-	default:
-		if size < 0 {
-			return nil, missingSize(kind)
-		}
-		return d.deflate(body, size, limit)
 	}
+	return d.deflate(body, size, limit)
 }
 
 func (d *Decoder) lz4(body []byte, size, limit int) ([]byte, *apierror.Error) {

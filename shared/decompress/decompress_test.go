@@ -63,7 +63,8 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		declared, perr := strconv.Atoi(strings.TrimSpace(rawSize))
-		if len(out) > 64<<10 || perr == nil && declared != len(out) {
+		compressed := strings.TrimSpace(kind) != ""
+		if len(out) > 64<<10 || compressed && (perr != nil || declared != len(out)) || !compressed && !bytes.Equal(out, body) {
 			t.Fatalf("returned %d bytes for declared %q", len(out), rawSize)
 		}
 		switch kind {
@@ -83,6 +84,27 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestUncompressedBodyIsMeasured: the declared size of an uncompressed body
+// is ignored (the browser SDK's STS mode counts UTF-16 code units), and the
+// body itself is held to the limit.
+func TestUncompressedBodyIsMeasured(t *testing.T) {
+	var d decompress.Decoder
+	body := []byte(`{"__logs__":[{"msg":"日本語 🚀"}]}`)
+	for _, declared := range []string{"", "31", "0", "12ab", strconv.Itoa(2 * limit)} {
+		if out, err := d.Decode(body, "", declared, limit); err != nil || !bytes.Equal(out, body) {
+			t.Errorf("x-log-bodyrawsize %q: %q, %v", declared, out, err)
+		}
+	}
+	if _, err := d.Decode(bytes.Repeat([]byte{' '}, limit+1), "", "10", limit); err == nil || err.Code.Name != "PostBodyTooLarge" {
+		t.Errorf("a body over the limit declared small: %v", err)
+	}
+	for declared, code := range map[string]string{"": "MissingBodyRawSize", "12ab": "InvalidBodyRawSize", "-1": "InvalidBodyRawSize", strconv.Itoa(limit + 1): "PostBodyTooLarge"} {
+		if _, err := d.Decode(processortest.Deflate(body), "deflate", declared, limit); err == nil || err.Code.Name != code {
+			t.Errorf("deflate with x-log-bodyrawsize %q: %v, want %s", declared, err, code)
+		}
+	}
 }
 
 func TestEmptyBodies(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/webtrack/webtrack/shared/ststoken"
 )
 
 // Config is the processor's policy. DefaultConfig gives the protocol's
@@ -26,6 +28,12 @@ type Config struct {
 	// DisabledLogstores exist but have web tracking switched off: they
 	// answer 401. Same patterns as Logstores; they win over Logstores.
 	DisabledLogstores []string
+	// SignedLogstores take only signed writes (POST /logstores/{logstore}):
+	// an anonymous request answers 401. Same patterns as Logstores.
+	SignedLogstores []string
+	// Tokens checks the credentials of signed writes; nil refuses them all
+	// with InvalidAccessKeyId.
+	Tokens *ststoken.Keyring
 	// AllowedOrigins are the browser origins that may send data ("*" for
 	// any). A request whose Origin is not allowed answers 403.
 	AllowedOrigins []string
@@ -41,7 +49,7 @@ type Config struct {
 	// ClientMetadata adds __tag__:__client_ip__ and __tag__:__receive_time__.
 	ClientMetadata bool
 	// ClientTime keeps a valid __time__ sent by the client (the service
-	// replaces it with the receive time).
+	// replaces it with the receive time). Signed writes always keep it.
 	ClientTime bool
 	// SinkTimeout bounds one store; the function's own deadline, less
 	// ResponseMargin, bounds it too.

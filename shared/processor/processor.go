@@ -1,8 +1,10 @@
 // Package processor is the track-request processor: one provider-neutral
 // path from an HTTP request to a stored batch. It routes, checks the API
-// version, CORS origin, project and logstore, decompresses within limits,
-// validates and encodes the entries, stores them through the sink, and
-// answers as the Log Service does: 200 only once the batch is stored.
+// version, CORS origin, project and logstore, and for a signed request
+// (POST /logstores/{logstore}, the browser SDK's STS mode) its signature
+// and credentials; it decompresses within limits, validates and encodes the
+// entries, stores them through the sink, and answers as the Log Service
+// does: 200 only once the batch is stored.
 //
 // The processor is pure with respect to its inputs: the sink and the clock
 // are injected, so every front door is tested with one table of cases.
@@ -31,6 +33,8 @@ import (
 	"github.com/webtrack/webtrack/shared/apierror"
 	"github.com/webtrack/webtrack/shared/decompress"
 	"github.com/webtrack/webtrack/shared/logbatch"
+	"github.com/webtrack/webtrack/shared/names"
+	"github.com/webtrack/webtrack/shared/signing"
 	"github.com/webtrack/webtrack/shared/sink"
 )
 
@@ -87,45 +91,14 @@ type route struct {
 	logstore string
 	gif      bool // answer with a GIF
 	userInfo bool // record User-Agent and Referer
-}
-
-// validName says whether s is a valid project or logstore name: 3 to 63
-// lowercase letters, digits and the extra characters, starting and ending
-// with a letter or digit. (Hand-written rather than a regexp: compiling one
-// at init costs a cold start about a third of a millisecond.)
-func validName(s, extra string) bool {
-	if len(s) < 3 || len(s) > 63 || !lowerAlnum(s[0]) || !lowerAlnum(s[len(s)-1]) {
-		return false
-	}
-	for i := range len(s) {
-		if !lowerAlnum(s[i]) && strings.IndexByte(extra, s[i]) < 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func lowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
-
-// safeID says whether a provider's request id may serve as ours: it goes
-// into object keys, so only letters, digits and '-', at most 64.
-func safeID(id string) bool {
-	if len(id) == 0 || len(id) > 64 {
-		return false
-	}
-	for i := range len(id) {
-		if c := id[i]; !lowerAlnum(c) && !(c >= 'A' && c <= 'Z') && c != '-' {
-			return false
-		}
-	}
-	return true
+	signed   bool // POST /logstores/{logstore}: a signed write
 }
 
 // Handle answers one request. ctx carries the function's deadline.
 func (p *Processor) Handle(ctx context.Context, req *Request) *Response {
 	start := p.cfg.Now()
 	id := req.ID
-	if !safeID(id) {
+	if !names.RequestID(id) {
 		id = newRequestID()
 	}
 	resp := &Response{Status: http.StatusOK, Header: http.Header{}}
@@ -170,6 +143,10 @@ func (p *Processor) serve(ctx context.Context, req *Request, resp *Response, sta
 	if req.Method == http.MethodOptions {
 		return nil // a CORS preflight: the headers are the answer
 	}
+	if r.signed && req.Method != http.MethodPost {
+		resp.Header.Set("Allow", "POST, OPTIONS")
+		return apierror.New(apierror.MethodNotAllowed, "%s is not allowed on %s", req.Method, req.Path)
+	}
 	if req.Method != http.MethodPost && req.Method != http.MethodGet || req.Method == http.MethodPost && r.gif {
 		resp.Header.Set("Allow", "GET, POST, OPTIONS")
 		return apierror.New(apierror.MethodNotAllowed, "%s is not allowed on %s", req.Method, req.Path)
@@ -184,6 +161,14 @@ func (p *Processor) serve(ctx context.Context, req *Request, resp *Response, sta
 	rec.project, rec.logstore = project, r.logstore
 	if err := p.checkLogstore(project, r.logstore); err != nil {
 		return err
+	}
+	rec.signed = r.signed
+	if r.signed {
+		if err := p.authenticate(req, project, r.logstore, start); err != nil {
+			return err
+		}
+	} else if matchAny(p.cfg.SignedLogstores, project, r.logstore) {
+		return apierror.New(apierror.Unauthorized, "logstore %q of project %q takes only signed writes (POST /logstores/%s with the SDK's STS mode)", r.logstore, project, r.logstore)
 	}
 	if err := checkAPIVersion(req); err != nil {
 		return err
@@ -257,7 +242,7 @@ func (p *Processor) encode(dst []byte, req *Request, r route, start time.Time, r
 		ReceivedAt:     start,
 		ClientIP:       req.ClientIP,
 		ClientMetadata: p.cfg.ClientMetadata,
-		ClientTime:     p.cfg.ClientTime,
+		ClientTime:     p.cfg.ClientTime || r.signed, // as the service's signed writes
 		MaxEntries:     p.cfg.MaxEntries,
 		MaxOutputBytes: p.cfg.maxOutputBytes(),
 		MaxLineBytes:   p.maxLineBytes,
@@ -280,6 +265,9 @@ func (p *Processor) encode(dst []byte, req *Request, r route, start time.Time, r
 	rec.bytes = len(body)
 	if err != nil {
 		return dst, 0, err
+	}
+	if r.signed && !signing.MatchContentMD5(req.Header.Get("Content-MD5"), body) {
+		return dst, 0, apierror.New(apierror.SignatureNotMatch, "Content-MD5 %q is not the MD5 of the body received, %s", req.Header.Get("Content-MD5"), signing.ContentMD5(body))
 	}
 	raw, err := w.dec.Decode(body, req.Header.Get("X-Log-Compresstype"), req.Header.Get("X-Log-Bodyrawsize"), p.cfg.MaxBodyBytes)
 	if err != nil {
@@ -323,13 +311,28 @@ func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &t) && t.Timeout()
 }
 
-// querySize is the size of a query's names and values, a lower bound of the
-// URL's length.
+// querySize is the length of the query as a client sends it: each name and
+// value percent-encoded, joined by '=' and '&'. Front doors hand over the
+// decoded query, so this measures every one of them alike.
 func querySize(q url.Values) int {
 	n := 0
 	for k, vs := range q {
 		for _, v := range vs {
-			n += len(k) + len(v) + 2
+			n += escapedLen(k) + escapedLen(v) + 2
+		}
+	}
+	return n
+}
+
+// escapedLen is the length of s query-escaped: unreserved bytes (and a
+// space, sent as '+') take one byte, every other byte three.
+func escapedLen(s string) int {
+	n := len(s)
+	for i := range len(s) {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.', c == '~', c == ' ':
+		default:
+			n += 2
 		}
 	}
 	return n
@@ -356,19 +359,21 @@ func parseRoute(urlPath string) (route, *apierror.Error) {
 	rest, ok := strings.CutPrefix("/"+strings.TrimLeft(urlPath, "/"), "/logstores/") // "//logstores/…" from a base URL ending in '/'
 	logstore, target, ok2 := strings.Cut(rest, "/")
 	var r route
-	switch target {
-	case "track":
-	case "track.gif":
+	switch {
+	case !ok2:
+		r.signed, ok, ok2 = true, ok && logstore != "", true
+	case target == "track":
+	case target == "track.gif":
 		r.gif = true
-	case "track_ua.gif":
+	case target == "track_ua.gif":
 		r.gif, r.userInfo = true, true
 	default:
 		ok = false
 	}
 	if !ok || !ok2 {
-		return r, apierror.New(apierror.RequestPathNotFound, "%q is not a web-tracking path; use /logstores/{logstore}/track", urlPath)
+		return r, apierror.New(apierror.RequestPathNotFound, "%q is not a web-tracking path; use /logstores/{logstore}/track, or /logstores/{logstore} signed", urlPath)
 	}
-	if !validName(logstore, "_-") {
+	if !names.Logstore(logstore) {
 		return r, apierror.New(apierror.LogStoreNotExist, "logstore %q does not exist: names are 3-63 lowercase letters, digits, '_' and '-'", logstore)
 	}
 	r.logstore = logstore
@@ -380,7 +385,7 @@ func (p *Processor) project(host string) (string, *apierror.Error) {
 	if project == "" {
 		project = p.cfg.DefaultProject
 	}
-	if !validName(project, "-") || !matchAny(p.cfg.Projects, "", project) {
+	if !names.Project(project) || !matchAny(p.cfg.Projects, "", project) {
 		return "", apierror.New(apierror.ProjectNotExist, "project %q does not exist", project)
 	}
 	return project, nil
@@ -431,7 +436,7 @@ func (p *Processor) cors(req *Request, resp *Response) {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 		allowed := req.Header.Get("Access-Control-Request-Headers")
 		if allowed == "" {
-			allowed = "x-log-apiversion, x-log-bodyrawsize, x-log-compresstype, content-type"
+			allowed = "x-log-apiversion, x-log-bodyrawsize, x-log-compresstype, content-type, " + signedHeaders
 		}
 		h.Set("Access-Control-Allow-Headers", allowed)
 		h.Set("Access-Control-Max-Age", "86400")
@@ -455,6 +460,7 @@ type record struct {
 	project, logstore string
 	entries, bytes    int
 	rawBytes          int // decompressed size, for a compressed body
+	signed            bool
 	status            int
 	code, message     string
 	sinkErr           error
@@ -479,6 +485,9 @@ func (r *record) log(ctx context.Context, log *slog.Logger, emf bool) {
 		slog.Int("raw_bytes", cmp.Or(r.rawBytes, r.bytes)),
 		slog.Int("status", r.status),
 		slog.Float64("duration_ms", float64(r.duration.Microseconds())/1000),
+	}
+	if r.signed {
+		attrs = append(attrs, slog.Bool("signed", true))
 	}
 	if r.code != "" {
 		attrs = append(attrs, slog.String("error_code", r.code), slog.String("error", r.message))

@@ -23,6 +23,7 @@ import (
 	"github.com/webtrack/webtrack/shared/sink/filesink"
 	"github.com/webtrack/webtrack/shared/sink/objectlayout"
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
+	"github.com/webtrack/webtrack/shared/ststoken"
 )
 
 // Roundtrip sends req through a front door to p and returns the response as
@@ -60,8 +61,14 @@ func Config() processor.Config {
 	cfg := processor.DefaultConfig()
 	cfg.Endpoints = []string{"log.example.com"}
 	cfg.Projects = []string{"default", "my-project"}
-	cfg.Logstores = []string{"web", "app-logs", "my-project/only-here", "disabled"}
+	cfg.Logstores = []string{"web", "app-logs", "my-project/only-here", "disabled", SignedLogstore}
 	cfg.DisabledLogstores = []string{"disabled"}
+	cfg.SignedLogstores = []string{SignedLogstore}
+	tokens, err := ststoken.NewKeyring([]string{NewSecret, OldSecret})
+	if err != nil {
+		panic(err)
+	}
+	cfg.Tokens = tokens
 	cfg.AllowedOrigins = []string{"https://shop.example.com"}
 	cfg.MaxBodyBytes = 256 << 10
 	cfg.MaxEntries = 100
