@@ -37,6 +37,7 @@ type samTemplate struct {
 	Parameters map[string]struct {
 		Default        any    `yaml:"Default"`
 		AllowedPattern string `yaml:"AllowedPattern"`
+		NoEcho         bool   `yaml:"NoEcho"`
 	} `yaml:"Parameters"`
 	Resources map[string]struct {
 		Type     string `yaml:"Type"`
@@ -61,11 +62,9 @@ type samTemplate struct {
 	} `yaml:"Resources"`
 }
 
-// TestTemplateMatchesCode checks that the function SAM builds is this
-// package, that its environment is a valid configuration with the
-// parameters' defaults, and that every HTTP API sample event's route is one
-// the template declares.
-func TestTemplateMatchesCode(t *testing.T) {
+// readTemplate reads template.yaml into a samTemplate.
+func readTemplate(t *testing.T) samTemplate {
+	t.Helper()
 	raw, err := os.ReadFile(templatePath)
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +73,15 @@ func TestTemplateMatchesCode(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &tpl); err != nil {
 		t.Fatal(err)
 	}
+	return tpl
+}
+
+// TestTemplateMatchesCode checks that the function SAM builds is this
+// package, that its environment is a valid configuration with the
+// parameters' defaults, and that every HTTP API sample event's route is one
+// the template declares.
+func TestTemplateMatchesCode(t *testing.T) {
+	tpl := readTemplate(t)
 	fn, ok := tpl.Resources["WebtrackFunction"]
 	if !ok || fn.Type != "AWS::Serverless::Function" {
 		t.Fatal("no AWS::Serverless::Function WebtrackFunction")
@@ -264,37 +272,12 @@ func TestTemplateQueuePath(t *testing.T) {
 // WEBTRACK_TOKEN_SECRETS admits, wired with the signed logstores into the
 // function's environment, and the HTTP API routes of the signed path.
 func TestTemplateSignedWrites(t *testing.T) {
-	raw, err := os.ReadFile(templatePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tpl struct {
-		Parameters map[string]map[string]any `yaml:"Parameters"`
-		Resources  struct {
-			WebtrackFunction struct {
-				Properties struct {
-					Environment struct {
-						Variables map[string]any `yaml:"Variables"`
-					} `yaml:"Environment"`
-					Events map[string]struct {
-						Type       string `yaml:"Type"`
-						Properties struct {
-							Path   string `yaml:"Path"`
-							Method string `yaml:"Method"`
-						} `yaml:"Properties"`
-					} `yaml:"Events"`
-				} `yaml:"Properties"`
-			} `yaml:"WebtrackFunction"`
-		} `yaml:"Resources"`
-	}
-	if err := yaml.Unmarshal(raw, &tpl); err != nil {
-		t.Fatal(err)
-	}
+	tpl := readTemplate(t)
 	secrets := tpl.Parameters["TokenSecrets"]
-	if secrets["NoEcho"] != true || secrets["Default"] != "" {
-		t.Errorf("TokenSecrets: NoEcho %v, Default %q; want true and empty", secrets["NoEcho"], secrets["Default"])
+	if !secrets.NoEcho || secrets.Default != "" {
+		t.Errorf("TokenSecrets: NoEcho %v, Default %q; want true and empty", secrets.NoEcho, secrets.Default)
 	}
-	pattern := regexp.MustCompile(fmt.Sprint(secrets["AllowedPattern"]))
+	pattern := regexp.MustCompile(secrets.AllowedPattern)
 	const secret, other = "0123456789abcdefghijklmnopqrstuvwxyz+/=", "9876543210abcdefghijklmnopqrstuvwxyz+/="
 	for value, ok := range map[string]bool{
 		"":                    true,
@@ -317,7 +300,7 @@ func TestTemplateSignedWrites(t *testing.T) {
 			t.Errorf("TokenSecrets %q, which the template admits: %v", value, err)
 		}
 	}
-	fn := tpl.Resources.WebtrackFunction.Properties
+	fn := tpl.Resources["WebtrackFunction"].Properties
 	vars := fn.Environment.Variables
 	if vars["WEBTRACK_TOKEN_SECRETS"] != "TokenSecrets" || vars["WEBTRACK_SIGNED_LOGSTORES"] != "SignedLogstores" {
 		t.Errorf("the function's environment: WEBTRACK_TOKEN_SECRETS %v, WEBTRACK_SIGNED_LOGSTORES %v; want the parameters TokenSecrets and SignedLogstores",
