@@ -26,15 +26,14 @@ type Service struct {
 // Close closes the sink.
 func (s *Service) Close() error { return s.sink.Close() }
 
-// FromEnv reads the configuration, makes JSON logging on stderr the default
-// logger, warns of each WEBTRACK_* variable that is no setting, sets the Go
-// memory limit, opens the sink (behind group commit unless it is off) and
-// returns the service. It makes no network call unless the sink's client
-// must.
-func FromEnv(ctx context.Context) (*Service, error) {
+// Environment reads the configuration, makes JSON logging on stderr the
+// default logger, warns of each WEBTRACK_* variable that is no setting, and
+// sets the Go memory limit: the start of every function, the compactor's
+// too.
+func Environment() (config.Config, *slog.Logger, error) {
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
-		return nil, err
+		return cfg, nil, err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	slog.SetDefault(log)
@@ -45,6 +44,17 @@ func FromEnv(ctx context.Context) (*Service, error) {
 	// rather than letting the platform kill it; GOMEMLIMIT still wins.
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
+	return cfg, log, nil
+}
+
+// FromEnv starts from the Environment, opens the sink (behind group commit
+// unless it is off) and returns the service. It makes no network call
+// unless the sink's client must.
+func FromEnv(ctx context.Context) (*Service, error) {
+	cfg, log, err := Environment()
+	if err != nil {
+		return nil, err
 	}
 	s, err := sink.Open(ctx, cfg.SinkURL)
 	if err != nil {
