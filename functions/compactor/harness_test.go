@@ -370,6 +370,19 @@ func checkExactlyOnce(t testing.TB, reqs []request, byRequest map[string][]map[s
 	}
 }
 
+// checkTwoLogstores reads back what srv holds under webtrack/ and checks
+// that every request in reqs, spread over two logstores, is stored exactly
+// once, in one object per logstore and hour. It returns the object keys.
+func checkTwoLogstores(t testing.TB, srv *s3test.Server, reqs []request) []string {
+	t.Helper()
+	keys, stored := bucket(t, srv, "webtrack/")
+	checkExactlyOnce(t, reqs, stored)
+	if want := 2 * hours(stored); len(keys) != want {
+		t.Errorf("%d objects, want one per logstore and hour (%d): %q", len(keys), want, keys)
+	}
+	return keys
+}
+
 // hours counts the distinct UTC hours of the stored lines' receive times:
 // the objects one partition of a logstore must make.
 func hours(byRequest map[string][]map[string]string) int {

@@ -46,11 +46,7 @@ func TestQueuePathKafka(t *testing.T) {
 		if got := failures(t, fn.Invoke(t, payload)); len(got) != 0 {
 			t.Fatalf("batchItemFailures %q for a Kafka event, want none", got)
 		}
-		keys, stored := bucket(t, srv, "webtrack/")
-		checkExactlyOnce(t, reqs, stored)
-		if want := 2 * hours(stored); len(keys) != want {
-			t.Errorf("%d objects, want one per logstore and hour (%d): %q", len(keys), want, keys)
-		}
+		checkTwoLogstores(t, srv, reqs)
 	}
 	t.Logf("%d requests: %d records (25 of them copies), an event of %d bytes", n, len(records), len(payload))
 

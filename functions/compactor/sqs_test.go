@@ -139,11 +139,7 @@ func TestQueuePathServerDown(t *testing.T) {
 	if got := failures(t, fn.Invoke(t, payload)); len(got) != 0 {
 		t.Fatalf("with S3 back: batchItemFailures %q, want none", got)
 	}
-	keys, stored := bucket(t, srv, "webtrack/")
-	checkExactlyOnce(t, reqs, stored)
-	if want := 2 * hours(stored); len(keys) != want {
-		t.Errorf("%d objects, want one per logstore and hour (%d): %q", len(keys), want, keys)
-	}
+	keys := checkTwoLogstores(t, srv, reqs)
 	t.Logf("200 requests over 2 logstores, group commit on: %d messages, %d objects", len(msgs), len(keys))
 }
 
