@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/webtrack/webtrack/shared/config"
+	"github.com/webtrack/webtrack/shared/loopback"
 	"github.com/webtrack/webtrack/shared/ststoken"
 )
 
@@ -179,7 +179,7 @@ func TestMistakesStopTheStart(t *testing.T) {
 // not there: it starts, warns, hides the password, and a request is
 // answered 503 with the dial error in its log line.
 func TestKafkaUnreachable(t *testing.T) {
-	port := freePort(t)
+	port := loopback.FreePort(t)
 	s := startTrackServer(t, bin, "WEBTRACK_SINK=kafka://user:s3cret@127.0.0.1:"+strconv.Itoa(port)+"/web?sasl_mechanism=PLAIN",
 		"WEBTRACK_SINK_TIMEOUT=1s")
 	resp, err := http.Post(s.url+"/logstores/web/track?APIVersion=0.6.0", "text/plain", strings.NewReader(`{"__logs__":[{"a":"1"}]}`))
@@ -207,17 +207,6 @@ func TestKafkaUnreachable(t *testing.T) {
 	if strings.Contains(log, "s3cret") {
 		t.Errorf("the log shows the password:\n%s", log)
 	}
-}
-
-// freePort returns a loopback port that nothing listens on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // logLines parses the server's JSON log lines.

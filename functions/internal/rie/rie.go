@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/webtrack/webtrack/shared/loopback"
 )
 
 // Build compiles the main package in dir into out as the Lambda runtime
@@ -48,7 +50,7 @@ func Start(t testing.TB, bootstrap string, env ...string) *Function {
 	if err != nil {
 		t.Fatal("aws-lambda-rie is not on PATH: run `bash .ci/test`, whose setup (.ci/setup.d/30-rie.sh) installs it")
 	}
-	addr, api := freeAddr(t), freeAddr(t)
+	addr, api := loopback.FreeAddr(t), loopback.FreeAddr(t)
 	cmd := exec.Command(bin, "--runtime-interface-emulator-address", addr, "--runtime-api-address", api, bootstrap)
 	cmd.Env = append(os.Environ(), env...)
 	fn := &Function{url: "http://" + addr + "/2015-03-31/functions/function/invocations", cmd: cmd}
@@ -136,15 +138,4 @@ func (fn *Function) InitDuration() (float64, error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return 0, fmt.Errorf("no INIT REPORT in the emulator's output:\n%s", fn.Output())
-}
-
-// freeAddr returns a loopback address with a port that was free just now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/webtrack/webtrack/shared/loopback"
 	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
 )
@@ -28,17 +29,6 @@ func newLedger(h sinktest.Harness, r *reader) *sinktest.Ledger {
 	return l
 }
 
-// freePort returns a loopback port that nothing listens on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // noneLeft fails the test unless the failed Puts in l left nothing stored.
 func noneLeft(t *testing.T, l *sinktest.Ledger) {
 	t.Helper()
@@ -48,7 +38,7 @@ func noneLeft(t *testing.T, l *sinktest.Ledger) {
 }
 
 func TestBrokerDown(t *testing.T) {
-	port := freePort(t)
+	port := loopback.FreePort(t)
 	h, r := newHarness(t, []string{"127.0.0.1:" + strconv.Itoa(port)}, "")
 	l := newLedger(h, r)
 	l.MustFailRetryably(t, sinktest.NewBatch("REQ0000000000000000000070", 4096, 760), time.Second)
@@ -86,7 +76,7 @@ func recovers(t *testing.T, l *sinktest.Ledger, ids ...string) {
 // TestClusterRebuilt stops the cluster and starts another on the same port,
 // where the topic is new, with a new topic id.
 func TestClusterRebuilt(t *testing.T) {
-	port := freePort(t)
+	port := loopback.FreePort(t)
 	old := newCluster(t, kfake.Ports(port))
 	h, r := newHarness(t, old.ListenAddrs(), "")
 	l := newLedger(h, r)

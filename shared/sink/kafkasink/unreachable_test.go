@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webtrack/webtrack/shared/loopback"
 	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
 )
@@ -47,7 +48,7 @@ func logTo(t *testing.T) *syncBuffer {
 // dial error, not only with its deadline.
 func TestUnreachableBrokers(t *testing.T) {
 	logs := logTo(t)
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	addr := "127.0.0.1:" + strconv.Itoa(loopback.FreePort(t))
 	s, err := sink.Open(context.Background(), "kafka://"+addr+"/"+topic)
 	if err != nil {
 		t.Fatalf("Open must not fail while the brokers are away: %v", err)

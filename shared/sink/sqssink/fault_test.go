@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/webtrack/webtrack/shared/loopback"
 	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
 	"github.com/webtrack/webtrack/shared/sink/sqssink"
@@ -231,12 +232,7 @@ func TestServerDown(t *testing.T) {
 }
 
 func TestServerDownBeforeQueueLookup(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := loopback.FreeAddr(t)
 	l, _ := newLedger(t, "http://"+addr, "")
 	l.MustFailRetryably(t, sinktest.NewBatch("REQ0000000000000000000012", 3, 100), time.Second)
 

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/webtrack/webtrack/shared/loopback"
 )
 
 // Proxy is a reverse proxy on loopback in front of a Server that can fail on
@@ -40,7 +42,7 @@ func NewProxy(t testing.TB, target *Server) *Proxy {
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ErrorLog = quiet
-	p := &Proxy{addr: freeLoopbackAddr(t), next: rp, stopHang: make(chan struct{})}
+	p := &Proxy{addr: loopback.FreeAddr(t), next: rp, stopHang: make(chan struct{})}
 	p.Endpoint = "http://" + p.addr
 	if err := p.Up(); err != nil {
 		t.Fatal(err)

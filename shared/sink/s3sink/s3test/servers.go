@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +21,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/webtrack/webtrack/shared/loopback"
 	"github.com/webtrack/webtrack/shared/sink/objectlayout"
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
 )
@@ -52,7 +52,7 @@ func GoFakeS3(t testing.TB, bucket string) *Server {
 		t.Fatalf("gofakes3: create bucket: %v", err)
 	}
 	handler := gofakes3.New(backend).Server()
-	addr := freeLoopbackAddr(t)
+	addr := loopback.FreeAddr(t)
 	s := &Server{Endpoint: "http://" + addr, Bucket: bucket, AccessKey: "fake-key", SecretKey: "fake-secret"}
 	var srv *http.Server
 	s.start = func() error {
@@ -81,7 +81,7 @@ func Versitygw(t testing.TB, bucket string) *Server {
 	if err != nil {
 		t.Fatalf("versitygw not on PATH (%v): run `bash .ci/test`, which installs it into $WEBTRACK_TOOLS/bin, or add that directory to PATH", err)
 	}
-	s := &Server{Endpoint: "http://" + freeLoopbackAddr(t), Bucket: bucket, AccessKey: "webtrack-root", SecretKey: "webtrack-root-secret"}
+	s := &Server{Endpoint: "http://" + loopback.FreeAddr(t), Bucket: bucket, AccessKey: "webtrack-root", SecretKey: "webtrack-root-secret"}
 	dir := t.TempDir()
 	var cmd *exec.Cmd
 	var out strings.Builder
@@ -119,16 +119,6 @@ func Versitygw(t testing.TB, bucket string) *Server {
 		t.Fatal(err)
 	}
 	return s
-}
-
-func freeLoopbackAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // whenReady retries op until it succeeds or wait has passed.
