@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -194,18 +193,8 @@ func TestSQSUndecodable(t *testing.T) {
 	}
 }
 
-// failing fails every Put for the logstore bad.
-type failing struct{ sink.Sink }
-
-func (f failing) Put(ctx context.Context, b *sink.Batch) error {
-	if b.Logstore == "bad" {
-		return sink.Unavailable(errors.New("down"))
-	}
-	return f.Sink.Put(ctx, b)
-}
-
 func TestSQSFailedPartition(t *testing.T) {
-	h, dir := handler(t, func(s sink.Sink) sink.Sink { return failing{s} })
+	h, dir := handler(t, func(s sink.Sink) sink.Sink { return sinktest.LogstoreDown{Sink: s, Logstore: "bad"} })
 	ev := queueeventtest.SQSEvent([]types.Message{
 		queueeventtest.SinkMessage("w1", "REQA", 1, 1, "default", "web", lines("REQA", 1)),
 		queueeventtest.SinkMessage("b1", "REQB", 1, 1, "default", "bad", lines("REQB", 1)),
@@ -238,7 +227,7 @@ func TestKafka(t *testing.T) {
 	}
 
 	// A failed write fails the invocation: the mapping retries the batch.
-	h, _ = handler(t, func(s sink.Sink) sink.Sink { return failing{s} })
+	h, _ = handler(t, func(s sink.Sink) sink.Sink { return sinktest.LogstoreDown{Sink: s, Logstore: "bad"} })
 	bad := rec(4, "REQC", 0)
 	bad.Headers[1].Value = []byte("bad")
 	payload, _ := json.Marshal(queueeventtest.KafkaEvent([]*kgo.Record{rec(0, "REQA", 0), bad}))

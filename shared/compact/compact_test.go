@@ -2,7 +2,6 @@ package compact_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/webtrack/webtrack/shared/compact"
-	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/filesink"
 	"github.com/webtrack/webtrack/shared/sink/objectlayout"
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
@@ -178,19 +176,9 @@ func TestCompactTimeWithoutReceiveTag(t *testing.T) {
 	}
 }
 
-// failing fails every Put for the logstore bad, and stores the rest in s.
-type failing struct{ sink.Sink }
-
-func (f failing) Put(ctx context.Context, b *sink.Batch) error {
-	if b.Logstore == "bad" {
-		return sink.Unavailable(errors.New("bad is down"))
-	}
-	return f.Sink.Put(ctx, b)
-}
-
 func TestCompactReportsOnlyFailedPartitions(t *testing.T) {
 	s, dir := fileSink(t)
-	c := compact.New(failing{s}, 10*time.Second)
+	c := compact.New(sinktest.LogstoreDown{Sink: s, Logstore: "bad"}, 10*time.Second)
 	units := []compact.Unit{
 		unit("w1", "web", "REQA", 1, t0, 1),
 		unit("b1", "bad", "REQB", 1, t0, 1),

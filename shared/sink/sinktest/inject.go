@@ -1,9 +1,28 @@
 package sinktest
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
+
+	"github.com/webtrack/webtrack/shared/sink"
 )
+
+// LogstoreDown is a sink whose Puts for one logstore fail as unavailable, as
+// if that logstore's storage were down, while the others reach Sink.
+type LogstoreDown struct {
+	sink.Sink
+	Logstore string
+}
+
+// Put fails b if it is for the logstore that is down, and stores it otherwise.
+func (d LogstoreDown) Put(ctx context.Context, b *sink.Batch) error {
+	if b.Logstore == d.Logstore {
+		return sink.Unavailable(errors.New(d.Logstore + " is down"))
+	}
+	return d.Sink.Put(ctx, b)
+}
 
 // Countdown is how many of the next requests a fault injector is to fail.
 type Countdown struct{ atomic.Int64 }
