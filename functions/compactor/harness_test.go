@@ -25,12 +25,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/webtrack/webtrack/functions/internal/rie"
-	"github.com/webtrack/webtrack/shared/sink/objectlayout"
 	"github.com/webtrack/webtrack/shared/sink/s3sink/s3test"
 	"github.com/webtrack/webtrack/shared/sink/sqssink/sqstest"
 )
@@ -297,16 +295,7 @@ func bucket(t testing.TB, srv *s3test.Server, prefix string) (keys []string, byR
 			continue
 		}
 		keys = append(keys, key)
-		out, err := srv.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: &srv.Bucket, Key: &key})
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(out.Body)
-		out.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		nd, err := objectlayout.Decode(key, body)
+		nd, err := srv.Read(ctx, key)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,11 +7,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,12 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/webtrack/webtrack/shared/processor/processortest"
-	"github.com/webtrack/webtrack/shared/sink/objectlayout"
 	"github.com/webtrack/webtrack/shared/sink/s3sink/s3test"
+	"github.com/webtrack/webtrack/shared/sink/sinktest"
 )
 
 // largeBatch is a batch at the service's limits: 4,096 entries, 2.8 MB raw,
@@ -142,29 +137,21 @@ func peakRSS(t testing.TB, pid int) int64 {
 // returns the counts and the number of objects.
 func storedPerRequest(t testing.TB, dir string) (map[string]int, int) {
 	t.Helper()
-	counts, objects := map[string]int{}, 0
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		body, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		objects++
-		return countLines(path, body, counts)
-	})
+	objects, err := sinktest.ReadFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return counts, objects
+	counts := map[string]int{}
+	for _, o := range objects {
+		if err := countLines(o.Key, o.NDJSON, counts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return counts, len(objects)
 }
 
-func countLines(key string, body []byte, counts map[string]int) error {
-	nd, err := objectlayout.Decode(key, body)
-	if err != nil {
-		return err
-	}
+// countLines adds to counts the lines of each request in an object's NDJSON.
+func countLines(key string, nd []byte, counts map[string]int) error {
 	const tag = `"__tag__:__request_id__":"`
 	for line := range bytes.Lines(nd) {
 		_, rest, ok := bytes.Cut(line, []byte(tag))
@@ -280,16 +267,11 @@ func TestGroupCommitOverHTTPToS3(t *testing.T) {
 	}
 	counts := map[string]int{}
 	for _, key := range keys {
-		obj, err := srv.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(srv.Bucket), Key: aws.String(key)})
+		nd, err := srv.Read(ctx, key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, err := io.ReadAll(obj.Body)
-		obj.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := countLines(key, body, counts); err != nil {
+		if err := countLines(key, nd, counts); err != nil {
 			t.Fatal(err)
 		}
 	}

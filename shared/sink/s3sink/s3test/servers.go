@@ -170,7 +170,7 @@ func (s *Server) Stored(ctx context.Context) (map[string][]string, error) {
 	}
 	objects := make([]sinktest.Object, 0, len(keys))
 	for _, key := range keys {
-		nd, err := s.read(ctx, key)
+		nd, err := s.Read(ctx, key)
 		if err != nil {
 			return nil, err
 		}
@@ -179,7 +179,9 @@ func (s *Server) Stored(ctx context.Context) (map[string][]string, error) {
 	return sinktest.ByRequest(objects), nil
 }
 
-func (s *Server) read(ctx context.Context, key string) ([]byte, error) {
+// Read reads back one object and returns its NDJSON, decompressed as its
+// key's extension says.
+func (s *Server) Read(ctx context.Context, key string) ([]byte, error) {
 	out, err := s.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &key})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", key, err)
