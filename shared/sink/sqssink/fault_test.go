@@ -121,13 +121,9 @@ func rejectAll(w http.ResponseWriter, r *http.Request) {
 	}
 	var out batchResponse
 	for _, e := range in.Entries {
-		var id struct{ Id string }
-		json.Unmarshal(e, &id)
-		out.Failed = append(out.Failed, json.RawMessage(fmt.Sprintf(
-			`{"Id":%q,"Code":"InvalidMessageContents","Message":"injected by the test proxy","SenderFault":true}`, id.Id)))
+		out.fail(e, "InvalidMessageContents", true)
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	json.NewEncoder(w).Encode(out)
+	out.write(w)
 }
 
 // refuse answers as SQS does when overloaded: 503, or a throttling error.
@@ -152,6 +148,21 @@ type batchResponse struct {
 	Failed     []json.RawMessage
 }
 
+// fail reports the request's entry e failed with code, by the sender's fault
+// or not.
+func (out *batchResponse) fail(e json.RawMessage, code string, senderFault bool) {
+	var id struct{ Id string }
+	json.Unmarshal(e, &id)
+	out.Failed = append(out.Failed, json.RawMessage(fmt.Sprintf(
+		`{"Id":%q,"Code":%q,"Message":"injected by the test proxy","SenderFault":%t}`, id.Id, code, senderFault)))
+}
+
+// write answers with out as SQS's JSON protocol does.
+func (out *batchResponse) write(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	json.NewEncoder(w).Encode(out)
+}
+
 // failLast forwards a SendMessageBatch without its last message, and answers
 // with the server's result plus that message reported failed, not by the
 // sender's fault: what SQS does when part of a batch meets an internal error.
@@ -170,12 +181,8 @@ func (p *proxy) failLast(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var id struct{ Id string }
-	json.Unmarshal(last, &id)
-	out.Failed = append(out.Failed, json.RawMessage(fmt.Sprintf(
-		`{"Id":%q,"Code":"InternalError","Message":"injected by the test proxy","SenderFault":false}`, id.Id)))
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	json.NewEncoder(w).Encode(out)
+	out.fail(last, "InternalError", false)
+	out.write(w)
 }
 
 // forward sends the trimmed request to the server and decodes its answer.
