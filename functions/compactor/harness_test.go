@@ -46,16 +46,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" { // TestInvocationChild: its parent set everything
 		os.Exit(m.Run())
 	}
-	// Test credentials, and no look-ups beyond the loopback.
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
-		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
-	} {
-		os.Setenv(k, v)
-	}
-	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_PROFILE", "AWS_SESSION_TOKEN"} {
-		os.Unsetenv(k)
-	}
+	sqstest.UseTestEnvironment()
 	dir, err := os.MkdirTemp("", "webtrack-compactor")
 	if err != nil {
 		panic(err)

@@ -29,21 +29,7 @@ var localSQS struct {
 func init() { sink.Register("sqs", sqssink.Opener(awsconfig.FromEnvironment)) }
 
 func TestMain(m *testing.M) {
-	// Test credentials, and no look-ups beyond the loopback: no shared
-	// files, no instance metadata.
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":           "test",
-		"AWS_SECRET_ACCESS_KEY":       "test",
-		"AWS_REGION":                  "us-east-1",
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_CONFIG_FILE":             os.DevNull,
-		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
-	} {
-		os.Setenv(k, v)
-	}
-	os.Unsetenv("AWS_ENDPOINT_URL_SQS")
-	os.Unsetenv("AWS_ENDPOINT_URL")
-	os.Unsetenv("AWS_PROFILE")
+	sqstest.UseTestEnvironment()
 	var stop func()
 	localSQS.endpoint, stop, localSQS.err = sqstest.Start("0")
 	code := m.Run()

@@ -55,6 +55,22 @@ func Start(port string) (endpoint string, stop func(), err error) {
 	}
 }
 
+// UseTestEnvironment sets, for the whole test process, what the tests' AWS
+// clients read: test credentials and region, and no look-up beyond the
+// loopback (no shared files or profile, no instance metadata, no endpoint
+// or session token from the developer's shell). A TestMain calls it first.
+func UseTestEnvironment() {
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+	} {
+		os.Setenv(k, v)
+	}
+	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_PROFILE", "AWS_SESSION_TOKEN"} {
+		os.Unsetenv(k)
+	}
+}
+
 // findLauncher looks for .ci/node-sqs/serve.mjs in the working directory and
 // above it.
 func findLauncher() (string, error) {
