@@ -609,7 +609,20 @@ type clientResult struct {
 // what it reports.
 func runClient(t *testing.T, url string, reqs []clientRequest, name string, args ...string) []clientResult {
 	t.Helper()
-	spec, err := json.Marshal(map[string]any{"url": url, "requests": reqs})
+	out := runScript(t, map[string]any{"url": url, "requests": reqs}, name, args...)
+	var results []clientResult
+	if err := json.Unmarshal(out, &results); err != nil || len(results) != len(reqs) {
+		t.Fatalf("%s: output %q: %v (want %d results)", name, out, err, len(reqs))
+	}
+	return results
+}
+
+// runScript runs name with args in the clients' directory, with the JSON of
+// in as its input, and returns its output. A failure, or a run past a
+// minute, ends the test with what the script wrote to its standard error.
+func runScript(t *testing.T, in any, name string, args ...string) []byte {
+	t.Helper()
+	spec, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -624,11 +637,7 @@ func runClient(t *testing.T, url string, reqs []clientRequest, name string, args
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.Bytes())
 	}
-	var results []clientResult
-	if err := json.Unmarshal(out, &results); err != nil || len(results) != len(reqs) {
-		t.Fatalf("%s: output %q: %v (want %d results)", name, out, err, len(reqs))
-	}
-	return results
+	return out
 }
 
 func testCompressed(t *testing.T, serverBin string) {

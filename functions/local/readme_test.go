@@ -149,19 +149,7 @@ func twoDigits(h string) string {
 // every value as a string ("" for NULL).
 func duckdb(t *testing.T, queries []string) [][]map[string]string {
 	t.Helper()
-	in, err := json.Marshal(queries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("node", "duckdb.mjs")
-	cmd.Dir = clientsDir
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("DuckDB: %v\n%s", err, &stderr)
-	}
+	out := runScript(t, queries, "node", "duckdb.mjs")
 	var raw [][]map[string]any
 	if err := json.Unmarshal(out, &raw); err != nil {
 		t.Fatalf("DuckDB's output %q: %v", out, err)
