@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/webtrack/webtrack/functions/internal/localserver"
 	"github.com/webtrack/webtrack/functions/internal/rie"
 	"github.com/webtrack/webtrack/shared/sink/s3sink/s3test"
 	"github.com/webtrack/webtrack/shared/sink/sqssink/sqstest"
@@ -113,59 +112,7 @@ func failures(t testing.TB, answer []byte) []string {
 // stops at cleanup.
 func startTrackServer(t testing.TB, env ...string) string {
 	t.Helper()
-	cmd := exec.Command(built(t, buildServer))
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "WEBTRACK_") && !strings.HasPrefix(kv, "PORT=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, append([]string{"WEBTRACK_ADDR=127.0.0.1:0"}, env...)...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu  sync.Mutex
-		log bytes.Buffer
-	)
-	addr := make(chan string, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var l struct{ Msg, Addr string }
-			_ = json.Unmarshal(sc.Bytes(), &l)
-			mu.Lock()
-			log.Write(append(sc.Bytes(), '\n'))
-			mu.Unlock()
-			if l.Msg == "listening" {
-				addr <- l.Addr
-			}
-		}
-	}()
-	output := func() string { mu.Lock(); defer mu.Unlock(); return log.String() }
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		<-done
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("local server output:\n%s", output())
-		}
-	})
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case <-done:
-		t.Fatalf("the local server exited before listening:\n%s", output())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the local server does not listen after 30s:\n%s", output())
-	}
-	return ""
+	return localserver.Start(t, built(t, buildServer), nil, env...).URL
 }
 
 // request is one acknowledged request: its id, logstore and entries.

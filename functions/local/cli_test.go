@@ -121,7 +121,7 @@ func TestCommandLineMistakes(t *testing.T) {
 func TestStartupLineAndHealth(t *testing.T) {
 	s := startTrackServer(t, bin, "WEBTRACK_LOGSTORES=web,app", "WEBTRACK_MAX_ENTRIES=100", "WEBTRACK_GROUP_COMMIT=false",
 		"WEBTRACK_LOGSTORE=web", "WEBTRACK_ALLOWED_ORIGINS=https://*.example.com")
-	resp, err := http.Get(s.url + "/healthz")
+	resp, err := http.Get(s.URL + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,13 +130,13 @@ func TestStartupLineAndHealth(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != `{"status":"ok","sink":"file"}` {
 		t.Errorf("GET /healthz: %d %s", resp.StatusCode, body)
 	}
-	if err := s.stop(); err != nil {
+	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	lines := logLines(t, s.log())
+	lines := logLines(t, s.Log())
 	start := find(lines, "listening")
 	want := map[string]any{
-		"addr": strings.TrimPrefix(s.url, "http://"), "sink": "file://" + s.dir, "logstores": []any{"web", "app"},
+		"addr": strings.TrimPrefix(s.URL, "http://"), "sink": "file://" + s.dir, "logstores": []any{"web", "app"},
 		"allowed_origins": []any{"https://*.example.com"}, "max_entries": 100.0, "max_body_bytes": 3145728.0,
 		"group_commit": false,
 	}
@@ -152,8 +152,8 @@ func TestStartupLineAndHealth(t *testing.T) {
 	if warning["level"] != "WARN" {
 		t.Errorf("the misspelt variable's line %v, want a warning", warning)
 	}
-	if strings.Contains(s.log(), "healthz") {
-		t.Errorf("the health check was logged:\n%s", s.log())
+	if strings.Contains(s.Log(), "healthz") {
+		t.Errorf("the health check was logged:\n%s", s.Log())
 	}
 }
 
@@ -182,7 +182,7 @@ func TestKafkaUnreachable(t *testing.T) {
 	port := loopback.FreePort(t)
 	s := startTrackServer(t, bin, "WEBTRACK_SINK=kafka://user:s3cret@127.0.0.1:"+strconv.Itoa(port)+"/web?sasl_mechanism=PLAIN",
 		"WEBTRACK_SINK_TIMEOUT=1s")
-	resp, err := http.Post(s.url+"/logstores/web/track?APIVersion=0.6.0", "text/plain", strings.NewReader(`{"__logs__":[{"a":"1"}]}`))
+	resp, err := http.Post(s.URL+"/logstores/web/track?APIVersion=0.6.0", "text/plain", strings.NewReader(`{"__logs__":[{"a":"1"}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,10 +190,10 @@ func TestKafkaUnreachable(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("status %d, want 503", resp.StatusCode)
 	}
-	if err := s.stop(); err != nil {
+	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	log := s.log()
+	log := s.Log()
 	lines := logLines(t, log)
 	if start := find(lines, "listening"); start["sink"] != "kafka://user:xxxxx@127.0.0.1:"+strconv.Itoa(port)+"/web?sasl_mechanism=PLAIN" {
 		t.Errorf("start-up line's sink %v, want the URL without its password", start["sink"])
@@ -292,15 +292,15 @@ func TestTokenCommand(t *testing.T) {
 	}
 
 	s := startTrackServer(t, bin, "WEBTRACK_TOKEN_SECRETS="+secret+","+old, "WEBTRACK_SIGNED_LOGSTORES=orders")
-	if err := s.stop(); err != nil {
+	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	start := find(logLines(t, s.log()), "listening")
+	start := find(logLines(t, s.Log()), "listening")
 	if got := mustJSON(start["token_keys"]); got != mustJSON([]string{c["AccessKeyId"], keyID(t, old)}) || mustJSON(start["signed_logstores"]) != `["orders"]` {
 		t.Errorf("start-up line: token_keys %s, signed_logstores %v", got, start["signed_logstores"])
 	}
-	if strings.Contains(s.log(), secret) || strings.Contains(s.log(), old) {
-		t.Errorf("the log shows a secret:\n%s", s.log())
+	if strings.Contains(s.Log(), secret) || strings.Contains(s.Log(), old) {
+		t.Errorf("the log shows a secret:\n%s", s.Log())
 	}
 }
 

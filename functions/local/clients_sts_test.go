@@ -122,7 +122,7 @@ func testBrowserSTS(t *testing.T, serverBin string) {
 			{entry("anonymous1", 0)}, {entry("anonymous2", 0, big)},
 		}},
 	}
-	plan, err := json.Marshal(map[string]any{"host": srv.url, "project": "default", "scenarios": scenarios})
+	plan, err := json.Marshal(map[string]any{"host": srv.URL, "project": "default", "scenarios": scenarios})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func testBrowserSTS(t *testing.T, serverBin string) {
 			t.Fatalf("page report %q: %v", body, err)
 		}
 	case <-time.After(90 * time.Second):
-		t.Fatalf("the test page did not report within 90s; chromium:\n%s\nserver:\n%s", chrome.output(), srv.log())
+		t.Fatalf("the test page did not report within 90s; chromium:\n%s\nserver:\n%s", chrome.output(), srv.Log())
 	}
 	if report.SDK != "function" || report.Plugin != "function" || len(report.Errors) > 0 {
 		t.Errorf("page: window.SLS_Tracker is %q, window.stsPlugin %q; errors: %q", report.SDK, report.Plugin, report.Errors)
@@ -151,7 +151,7 @@ func testBrowserSTS(t *testing.T, serverBin string) {
 		if len(xhrs) != sc.XHRs {
 			t.Errorf("%s: the SDK made %d XMLHttpRequests %+v, want %d", sc.Name, len(xhrs), xhrs, sc.XHRs)
 		}
-		wantURL := srv.url + "/logstores/signed"
+		wantURL := srv.URL + "/logstores/signed"
 		if sc.Credentials == "" {
 			wantURL += "/track?APIVersion=0.6.0"
 		}
@@ -229,7 +229,7 @@ func testBrowserSTS(t *testing.T, serverBin string) {
 		t.Errorf("%d signed entries stored, want 6", len(seen))
 	}
 	if t.Failed() {
-		t.Logf("chromium:\n%s\nserver:\n%s", chrome.output(), srv.log())
+		t.Logf("chromium:\n%s\nserver:\n%s", chrome.output(), srv.Log())
 	}
 }
 

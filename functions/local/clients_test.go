@@ -221,9 +221,9 @@ func testBrowserSDK(t *testing.T, serverBin string) {
 	// until the page unloads.
 	tagsA := map[string]string{"app": "shop", "release": "2026.11-β", "region": "杭州"}
 	trackers := map[string]map[string]any{
-		"a": {"host": srv.url, "project": "my-project", "logstore": "web", "time": 0.5, "count": 3,
+		"a": {"host": srv.URL, "project": "my-project", "logstore": "web", "time": 0.5, "count": 3,
 			"topic": "checkout ✓", "source": "shop-frontend", "tags": tagsA},
-		"b": {"host": srv.url, "project": "my-project", "logstore": "web", "time": 60, "count": 100},
+		"b": {"host": srv.URL, "project": "my-project", "logstore": "web", "time": 60, "count": 100},
 	}
 	common := map[string]map[string]string{
 		"a": {"__topic__": "checkout ✓", "__source__": "shop-frontend"},
@@ -278,7 +278,7 @@ func testBrowserSDK(t *testing.T, serverBin string) {
 	plan, err := json.Marshal(map[string]any{
 		"trackers": trackers,
 		"steps":    steps,
-		"cors":     map[string]string{"url": srv.url + "/logstores/cors/track", "body": corsBody},
+		"cors":     map[string]string{"url": srv.URL + "/logstores/cors/track", "body": corsBody},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -303,7 +303,7 @@ func testBrowserSDK(t *testing.T, serverBin string) {
 			t.Fatalf("page report %q: %v", body, err)
 		}
 	case <-time.After(60 * time.Second):
-		t.Fatalf("the test page did not report within 60s; chromium:\n%s\nserver:\n%s", chrome.output(), srv.log())
+		t.Fatalf("the test page did not report within 60s; chromium:\n%s\nserver:\n%s", chrome.output(), srv.Log())
 	}
 	if report.SDK != "function" || len(report.Errors) > 0 {
 		t.Errorf("page: window.SLS_Tracker is %q; errors: %q", report.SDK, report.Errors)
@@ -381,7 +381,7 @@ func testBrowserSDK(t *testing.T, serverBin string) {
 		t.Errorf("%d objects stored, %d of them outside logstores web and cors", len(all), len(all)-n)
 	}
 	if t.Failed() {
-		t.Logf("chromium:\n%s\nserver:\n%s", chrome.output(), srv.log())
+		t.Logf("chromium:\n%s\nserver:\n%s", chrome.output(), srv.Log())
 	}
 }
 
@@ -657,8 +657,8 @@ func testCompressed(t *testing.T, serverBin string) {
 		{Name: "python deflate", Logstore: "python-deflate", Encoding: "deflate", want: repetitiveBatch("python", 40), compressible: true},
 	}
 	from := time.Now()
-	results := runClient(t, srv.url, setBodies(nodeReqs), "node", "compressed.mjs")
-	results = append(results, runClient(t, srv.url, setBodies(pyReqs), python, "deflate_post.py")...)
+	results := runClient(t, srv.URL, setBodies(nodeReqs), "node", "compressed.mjs")
+	results = append(results, runClient(t, srv.URL, setBodies(pyReqs), python, "deflate_post.py")...)
 	reqs := append(nodeReqs, pyReqs...)
 	for i, r := range results {
 		t.Logf("%s: %s, %d bytes raw, %d sent: %d %q", r.Name, r.How, r.RawSize, r.SentSize, r.Status, r.Body)

@@ -56,7 +56,7 @@ func BenchmarkHTTP(b *testing.B) {
 		})
 		b.Run(shape.name+"/webtrack", func(b *testing.B) {
 			s := startTrackServer(b, server)
-			res := drive(b, b.N, shape.clients, func(i int) *http.Request { return shape.request(s.url, i) })
+			res := drive(b, b.N, shape.clients, func(i int) *http.Request { return shape.request(s.URL, i) })
 			report(b, res)
 			b.ReportMetric(float64(countObjects(b, s.dir))/float64(b.N), "objects/op")
 		})

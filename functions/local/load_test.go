@@ -172,13 +172,13 @@ func TestMemoryStaysBoundedUnderLoad(t *testing.T) {
 	raw, body := largeBatch()
 	s := startTrackServer(t, bin, "WEBTRACK_SINK_TIMEOUT=60s")
 	res := drive(t, 128, 32, func(int) *http.Request {
-		r, _ := http.NewRequest(http.MethodPost, s.url+"/logstores/web/track", bytes.NewReader(body))
+		r, _ := http.NewRequest(http.MethodPost, s.URL+"/logstores/web/track", bytes.NewReader(body))
 		r.Header.Set("x-log-apiversion", "0.6.0")
 		r.Header.Set("x-log-compresstype", "lz4")
 		r.Header.Set("x-log-bodyrawsize", strconv.Itoa(len(raw)))
 		return r
 	})
-	rss := peakRSS(t, s.cmd.Process.Pid)
+	rss := peakRSS(t, s.Pid())
 	if res.statuses[200] != 128 {
 		t.Errorf("statuses %v, want 128 x 200", res.statuses)
 	}
@@ -237,7 +237,7 @@ func TestGroupCommitOverHTTP(t *testing.T) {
 	for _, c := range []struct{ requests, clients int }{{3000, 16}, {500, 1}} {
 		t.Run(fmt.Sprintf("%d clients", c.clients), func(t *testing.T) {
 			s := startTrackServer(t, bin)
-			res := browserLoad(t, s.url, c.requests, c.clients)
+			res := browserLoad(t, s.URL, c.requests, c.clients)
 			counts, objects := storedPerRequest(t, s.dir)
 			checkExactlyOnce(t, counts, c.requests)
 			if c.clients == 1 && objects != c.requests {
@@ -259,7 +259,7 @@ func TestGroupCommitOverHTTPToS3(t *testing.T) {
 		"WEBTRACK_SINK=s3://webtrack-load/soak?region=us-east-1&endpoint="+srv.Endpoint,
 		"AWS_ACCESS_KEY_ID="+srv.AccessKey, "AWS_SECRET_ACCESS_KEY="+srv.SecretKey, "AWS_REGION=us-east-1")
 	const requests = 3000
-	res := browserLoad(t, s.url, requests, 16)
+	res := browserLoad(t, s.URL, requests, 16)
 	ctx := context.Background()
 	keys, err := srv.Keys(ctx)
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 
 func TestServesAndStores(t *testing.T) {
 	s := startTrackServer(t, bin)
-	resp, err := http.Post(s.url+"/logstores/web/track?APIVersion=0.6.0", "text/plain;charset=UTF-8",
+	resp, err := http.Post(s.URL+"/logstores/web/track?APIVersion=0.6.0", "text/plain;charset=UTF-8",
 		strings.NewReader(`{"__topic__":"t","__logs__":[{"msg":"héllo"}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -33,12 +33,12 @@ func TestServesAndStores(t *testing.T) {
 	if len(lines) != 1 || lines[0]["msg"] != "héllo" || lines[0]["__topic__"] != "t" {
 		t.Fatalf("stored %v", lines)
 	}
-	if err := s.stop(); err != nil {
+	if err := s.Stop(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	reqs := s.checkRequests(t)
 	if len(reqs) != 1 || reqs[0].RequestID != id || reqs[0].Entries != 1 || reqs[0].Logstore != "web" {
-		t.Errorf("request log lines %+v do not describe the request\n%s", reqs, s.log())
+		t.Errorf("request log lines %+v do not describe the request\n%s", reqs, s.Log())
 	}
 }
 
@@ -47,7 +47,7 @@ func TestServesAndStores(t *testing.T) {
 func TestShutdownKeepsInFlightRequest(t *testing.T) {
 	s := startTrackServer(t, bin)
 	body := `{"__logs__":[{"a":"1"},{"a":"2"}]}`
-	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,13 +55,13 @@ func TestShutdownKeepsInFlightRequest(t *testing.T) {
 	fmt.Fprintf(conn, "POST /logstores/web/track HTTP/1.1\r\nHost: x\r\nx-log-apiversion: 0.6.0\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:10])
 	time.Sleep(200 * time.Millisecond) // the server is now reading the body
 	stopped := make(chan error, 1)
-	go func() { stopped <- s.stop() }()
+	go func() { stopped <- s.Stop() }()
 	time.Sleep(200 * time.Millisecond)
 	io.WriteString(conn, body[10:])
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
-		t.Fatalf("no answer to the in-flight request: %v\n%s", err, s.log())
+		t.Fatalf("no answer to the in-flight request: %v\n%s", err, s.Log())
 	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 {

@@ -61,7 +61,7 @@ func TestReadmeExamples(t *testing.T) {
 	s := startTrackServer(t, bin)
 	block := readmeBlock(t, "## Sending data", "sh", "curl ")
 	tmp := t.TempDir()
-	script := strings.NewReplacer("127.0.0.1:8080", strings.TrimPrefix(s.url, "http://"), "/tmp/", tmp+"/").Replace(block)
+	script := strings.NewReplacer("127.0.0.1:8080", strings.TrimPrefix(s.URL, "http://"), "/tmp/", tmp+"/").Replace(block)
 	cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", script)
 	cmd.Env = append(os.Environ(), "npm_config_prefer_offline=true") // the lz4 package is in npm's cache after setup
 	var stderr bytes.Buffer
@@ -82,7 +82,7 @@ func TestReadmeExamples(t *testing.T) {
 	// 2 documented + 1 browser + 2 deflate + 3 lz4 + 1 beacon + 1 pixel.
 	const entries = 10
 	s.waitEntries(t, "web", entries, 10*time.Second)
-	if logged := s.log(); strings.Contains(logged, "/healthz") {
+	if logged := s.Log(); strings.Contains(logged, "/healthz") {
 		t.Errorf("the health check was logged:\n%s", logged)
 	}
 

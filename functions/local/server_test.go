@@ -3,8 +3,6 @@
 package main_test
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,11 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/webtrack/webtrack/functions/internal/localserver"
 )
 
 // bin is the server binary, built once for the package's tests.
@@ -37,26 +35,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// trackServer is a running command with a file sink, and the request lines it
-// logged.
+// trackServer is a running local server with a file sink, and the request
+// lines it logged.
 type trackServer struct {
-	url, dir string
+	*localserver.Server
+	dir string
 
 	mu       sync.Mutex
 	requests []trackLog
-	stderr   bytes.Buffer
 	update   chan struct{}
-
-	cmd      *exec.Cmd
-	stopOnce sync.Once
-	stopErr  error
-	exited   chan error
 }
 
 // trackLog is the server's log line for one request.
 type trackLog struct {
 	Msg       string `json:"msg"`
-	Addr      string `json:"addr"`
 	RequestID string `json:"request_id"`
 	Method    string `json:"method"`
 	Path      string `json:"path"`
@@ -68,77 +60,27 @@ type trackLog struct {
 	Error     string `json:"error"`
 }
 
-// startTrackServer starts serverBin on a free port with a file sink in a temporary
+// startTrackServer starts serverBin with a file sink in a temporary
 // directory. env adds to a clean WEBTRACK_* configuration.
 func startTrackServer(t testing.TB, serverBin string, env ...string) *trackServer {
 	t.Helper()
 	s := &trackServer{dir: t.TempDir(), update: make(chan struct{}, 1)}
-	cmd := exec.Command(serverBin)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "WEBTRACK_") && !strings.HasPrefix(kv, "PORT=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "WEBTRACK_ADDR=127.0.0.1:0", "WEBTRACK_SINK=file://"+s.dir, "WEBTRACK_LOG_LEVEL=info", "WEBTRACK_CLIENT_METADATA=true")
-	cmd.Env = append(cmd.Env, env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the server: %v", err)
-	}
-	addr := make(chan string, 1)
-	logDone := make(chan struct{})
-	go func() {
-		defer close(logDone)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var l trackLog
-			_ = json.Unmarshal(sc.Bytes(), &l)
+	onLine := func(line []byte) {
+		var l trackLog
+		if json.Unmarshal(line, &l) == nil && l.Msg == "track request" {
 			s.mu.Lock()
-			s.stderr.Write(sc.Bytes())
-			s.stderr.WriteByte('\n')
-			if l.Msg == "track request" {
-				s.requests = append(s.requests, l)
-			}
+			s.requests = append(s.requests, l)
 			s.mu.Unlock()
-			if l.Msg == "listening" {
-				addr <- l.Addr
-			}
-			select {
-			case s.update <- struct{}{}:
-			default:
-			}
 		}
-	}()
-	s.cmd, s.exited = cmd, make(chan error, 1)
-	go func() {
-		<-logDone // Wait closes the pipe: read it to the end first
-		s.exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if err := s.stop(); err != nil {
-			t.Errorf("server did not stop cleanly on SIGTERM: %v\n%s", err, s.log())
+		select {
+		case s.update <- struct{}{}:
+		default:
 		}
-	})
-	select {
-	case a := <-addr:
-		s.url = "http://" + a
-	case err := <-s.exited:
-		s.exited <- err
-		t.Fatalf("server exited before listening: %v\n%s", err, s.log())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server did not log that it listens within 30s\n%s", s.log())
 	}
+	s.Server = localserver.Start(t, serverBin, onLine, append([]string{
+		"WEBTRACK_SINK=file://" + s.dir, "WEBTRACK_LOG_LEVEL=info", "WEBTRACK_CLIENT_METADATA=true",
+	}, env...)...)
 	return s
-}
-
-func (s *trackServer) log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stderr.String()
 }
 
 // waitEntries waits until the server has logged that it stored at least n
@@ -159,7 +101,7 @@ func (s *trackServer) waitEntries(t *testing.T, logstore string, n int, timeout 
 		}
 		s.mu.Unlock()
 		if failed != "" { // the clients do not retry: those entries are lost
-			t.Fatalf("%s; the server's log:\n%s", failed, s.log())
+			t.Fatalf("%s; the server's log:\n%s", failed, s.Log())
 		}
 		if stored >= n {
 			return
@@ -167,25 +109,9 @@ func (s *trackServer) waitEntries(t *testing.T, logstore string, n int, timeout 
 		select {
 		case <-s.update:
 		case <-deadline:
-			t.Fatalf("after %v the server stored %d entries in logstore %q, want %d; its log:\n%s", timeout, stored, logstore, n, s.log())
+			t.Fatalf("after %v the server stored %d entries in logstore %q, want %d; its log:\n%s", timeout, stored, logstore, n, s.Log())
 		}
 	}
-}
-
-// stop sends SIGTERM and waits up to 15s for a clean exit; later calls
-// return the first call's result.
-func (s *trackServer) stop() error {
-	s.stopOnce.Do(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case s.stopErr = <-s.exited:
-		case <-time.After(15 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-			s.stopErr = fmt.Errorf("still running 15s after SIGTERM")
-		}
-	})
-	return s.stopErr
 }
 
 // checkRequests fails for every request the server did not answer with 200.
