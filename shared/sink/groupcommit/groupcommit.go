@@ -23,6 +23,7 @@ package groupcommit
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -119,10 +120,10 @@ func (s *Sink) Put(ctx context.Context, b *sink.Batch) error {
 	case <-ctx.Done():
 	}
 	s.mu.Lock()
-	if i := indexOf(p.queue, g); i >= 0 { // not begun: leave it
+	if i := slices.Index(p.queue, g); i >= 0 { // not begun: leave it
 		g.remove(m)
 		if len(g.members) == 0 {
-			p.queue = append(p.queue[:i], p.queue[i+1:]...)
+			p.queue = slices.Delete(p.queue, i, i+1)
 			s.startNext(k, p)
 		}
 		s.mu.Unlock()
@@ -254,22 +255,9 @@ func (s *Sink) MaxLineBytes() int { return sink.MaxLineBytes(s.inner) }
 // Close closes the wrapped sink.
 func (s *Sink) Close() error { return s.inner.Close() }
 
+// remove takes m, which waits in g, out of it.
 func (g *group) remove(m *member) {
-	for i, x := range g.members {
-		if x == m {
-			g.members = append(g.members[:i], g.members[i+1:]...)
-			g.bytes -= len(m.batch.NDJSON)
-			g.entries -= m.batch.Entries
-			return
-		}
-	}
-}
-
-func indexOf(queue []*group, g *group) int {
-	for i, x := range queue {
-		if x == g {
-			return i
-		}
-	}
-	return -1
+	g.members = slices.DeleteFunc(g.members, func(x *member) bool { return x == m })
+	g.bytes -= len(m.batch.NDJSON)
+	g.entries -= m.batch.Entries
 }
