@@ -289,8 +289,8 @@ func (p *Processor) readBody(w *parser, req *Request) ([]byte, *apierror.Error) 
 			return nil, apierror.New(apierror.PostBodyTooLarge, "the body is %d bytes; at most %d are allowed", req.ContentLength, p.maxRequestBytes)
 		}
 		w.body.Reset()
-		if n := req.ContentLength; n >= 0 && n <= int64(p.maxRequestBytes) {
-			w.body.Grow(int(n) + bytes.MinRead) // ReadFrom needs room to see the end
+		if req.ContentLength >= 0 { // known, and within the limit checked above
+			w.body.Grow(int(req.ContentLength) + bytes.MinRead) // ReadFrom needs room to see the end
 		}
 		if _, err := w.body.ReadFrom(io.LimitReader(req.BodyReader, int64(p.maxRequestBytes)+1)); err != nil {
 			if isTimeout(err) {
