@@ -29,14 +29,6 @@ func newLedger(h sinktest.Harness, r *reader) *sinktest.Ledger {
 	return l
 }
 
-// noneLeft fails the test unless the failed Puts in l left nothing stored.
-func noneLeft(t *testing.T, l *sinktest.Ledger) {
-	t.Helper()
-	if n := l.Check(t); n != 0 {
-		t.Errorf("failed Puts left %d lines stored; their records must not be sent after their deadline", n)
-	}
-}
-
 func TestBrokerDown(t *testing.T) {
 	port := loopback.FreePort(t)
 	h, r := newHarness(t, []string{"127.0.0.1:" + strconv.Itoa(port)}, "")
@@ -45,7 +37,7 @@ func TestBrokerDown(t *testing.T) {
 
 	newCluster(t, kfake.Ports(port)) // the broker comes up on that port
 	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000075", 4096, 760), 20*time.Second)
-	noneLeft(t, l)
+	l.CheckNoneLeft(t)
 }
 
 // recovers puts batches of ids until one succeeds, and fails the test
@@ -90,7 +82,7 @@ func TestClusterRebuilt(t *testing.T) {
 	r = newReader(t, c.ListenAddrs())
 	l = newLedger(sinktest.Harness{Sink: h.Sink, Stored: r.stored}, r)
 	recovers(t, l, "REQ0000000000000000000082", "REQ0000000000000000000083", "REQ0000000000000000000084")
-	noneLeft(t, l) // REQ…81, sent to the old cluster, must not reach the new one
+	l.CheckNoneLeft(t) // REQ…81, sent to the old cluster, must not reach the new one
 }
 
 // TestTopicRecreated deletes the topic and creates it anew while the sink
@@ -106,7 +98,7 @@ func TestTopicRecreated(t *testing.T) {
 	r = newReader(t, c.ListenAddrs())
 	l = newLedger(sinktest.Harness{Sink: h.Sink, Stored: r.stored}, r)
 	recovers(t, l, "REQ0000000000000000000086", "REQ0000000000000000000087", "REQ0000000000000000000088")
-	noneLeft(t, l)
+	l.CheckNoneLeft(t)
 
 	// Again, with Puts under way: all of them purge the topic once, and
 	// each, produced again, succeeds within its deadline.
@@ -211,7 +203,7 @@ func TestBrokerHangs(t *testing.T) {
 	hl.close() // the hung broker restarts and answers
 	newCluster(t, kfake.Ports(port))
 	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000076", 4096, 760), 20*time.Second)
-	noneLeft(t, l)
+	l.CheckNoneLeft(t)
 }
 
 // injector answers Produce requests with errors, or holds them, instead of
@@ -280,7 +272,7 @@ func TestProduceErrors(t *testing.T) {
 	if n := in.injected.Load() - before; n != 4 {
 		t.Errorf("%d errors injected after recovery began; want 4", n)
 	}
-	noneLeft(t, l)
+	l.CheckNoneLeft(t)
 }
 
 func TestProduceHangs(t *testing.T) {
@@ -297,5 +289,5 @@ func TestProduceHangs(t *testing.T) {
 	// records must then be dropped, not sent again.
 	in.hold.Release()
 	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000078", 4096, 760), 20*time.Second)
-	noneLeft(t, l)
+	l.CheckNoneLeft(t)
 }

@@ -93,7 +93,7 @@ func (l *Ledger) MustFailRetryably(t testing.TB, b *sink.Batch, d time.Duration)
 // failed batch, how much of it was stored.
 func (l *Ledger) Check(t testing.TB) (leftover int) {
 	t.Helper()
-	got := l.await(t)
+	got := await(t, l.h, "what the ledger allows", l.diff)
 	for _, id := range slices.Sorted(maps.Keys(l.failed)) {
 		n := len(got[id])
 		leftover += n
@@ -111,26 +111,12 @@ func (l *Ledger) Check(t testing.TB) (leftover int) {
 	return leftover
 }
 
-// await reads the store until it holds what the ledger allows, failing the
-// test after ten seconds, and returns what it holds.
-func (l *Ledger) await(t testing.TB) map[string][]string {
+// CheckNoneLeft is Check, failing the test too if the failed batches left
+// any line stored: for sinks whose failed Puts must store nothing.
+func (l *Ledger) CheckNoneLeft(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		got, err := l.h.Stored(ctx)
-		cancel()
-		if err != nil {
-			t.Fatalf("reading back: %v", err)
-		}
-		diff := l.diff(got)
-		if diff == "" {
-			return got
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stored data differs from what the ledger allows:\n%s", diff)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if n := l.Check(t); n != 0 {
+		t.Errorf("failed Puts left %d lines stored", n)
 	}
 }
 

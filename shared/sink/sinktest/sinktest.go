@@ -112,6 +112,14 @@ func mustPut(t *testing.T, h Harness, b *sink.Batch) {
 // compared in order within each request) and fails the test otherwise.
 func Expect(t testing.TB, h Harness, want map[string][]string) {
 	t.Helper()
+	await(t, h, "what was acknowledged", func(got map[string][]string) string { return Diff(want, got) })
+}
+
+// await reads the store until diff finds nothing to say of it, failing the
+// test after ten seconds with diff's description of how the store differs
+// from expected, and returns what the store holds.
+func await(t testing.TB, h Harness, expected string, diff func(got map[string][]string) string) map[string][]string {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -120,12 +128,12 @@ func Expect(t testing.TB, h Harness, want map[string][]string) {
 		if err != nil {
 			t.Fatalf("reading back: %v", err)
 		}
-		diff := Diff(want, got)
-		if diff == "" {
-			return
+		d := diff(got)
+		if d == "" {
+			return got
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("stored data differs from what was acknowledged:\n%s", diff)
+			t.Fatalf("stored data differs from %s:\n%s", expected, d)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

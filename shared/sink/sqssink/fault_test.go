@@ -216,14 +216,6 @@ func newLedger(t *testing.T, endpoint, params string) (*sinktest.Ledger, *reader
 	return l, r
 }
 
-// noneLeft fails the test unless the failed Puts in l left nothing stored.
-func noneLeft(t *testing.T, l *sinktest.Ledger) {
-	t.Helper()
-	if n := l.Check(t); n != 0 {
-		t.Errorf("failed Puts left %d lines stored", n)
-	}
-}
-
 func TestServerDown(t *testing.T) {
 	p := newProxy(t, "127.0.0.1:0")
 	addr := p.srv.Listener.Addr().String()
@@ -235,7 +227,7 @@ func TestServerDown(t *testing.T) {
 
 	newProxy(t, addr) // the server is back on the same address
 	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000013", 4096, 760), 10*time.Second)
-	noneLeft(t, l)
+	l.CheckNoneLeft(t)
 }
 
 func TestServerDownBeforeQueueLookup(t *testing.T) {
@@ -245,7 +237,7 @@ func TestServerDownBeforeQueueLookup(t *testing.T) {
 
 	newProxy(t, addr)
 	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000014", 3, 100), 10*time.Second)
-	noneLeft(t, l)
+	l.CheckNoneLeft(t)
 }
 
 // TestServerRestart stops the SQS server and starts another on the same
@@ -352,7 +344,7 @@ func TestThrottled(t *testing.T) {
 	if n := p.requests.Load() - before; n < 6 {
 		t.Errorf("%d requests reached the proxy; want the 5 refused and the retries after them", n)
 	}
-	noneLeft(t, l)
+	l.CheckNoneLeft(t)
 }
 
 func TestPartialBatchFailure(t *testing.T) {

@@ -75,7 +75,7 @@ func RunFaults(t *testing.T, d Driver) {
 				t.Errorf("error %q does not mention %q", err, want)
 			}
 		}
-		noneLeft(t, l)
+		l.CheckNoneLeft(t)
 	})
 }
 
@@ -99,7 +99,7 @@ func newFixture(t *testing.T, d Driver) *fixture {
 func (f *fixture) putSucceeds(b *sink.Batch) {
 	f.t.Helper()
 	f.ledger.MustPut(f.t, b, 20*time.Second)
-	noneLeft(f.t, f.ledger)
+	f.ledger.CheckNoneLeft(f.t)
 }
 
 // putFails puts b and checks it fails in time, retryably, as
@@ -107,7 +107,7 @@ func (f *fixture) putSucceeds(b *sink.Batch) {
 func (f *fixture) putFails(b *sink.Batch, timeout time.Duration) {
 	f.t.Helper()
 	mustBeUnavailable(f.t, f.ledger.MustFailRetryably(f.t, b, timeout))
-	noneLeft(f.t, f.ledger)
+	f.ledger.CheckNoneLeft(f.t)
 }
 
 // RunRestart stops srv and starts it again on the same address, with what it
@@ -126,21 +126,12 @@ func RunRestart(t *testing.T, d Driver, srv *Server) {
 		l.MustPut(t, sinktest.NewBatch(id, 10, 200), 5*time.Second)
 	}
 	t.Logf("3 Puts after the restart took %v", time.Since(start).Round(time.Millisecond))
-	noneLeft(t, l)
+	l.CheckNoneLeft(t)
 }
 
 func mustBeUnavailable(t *testing.T, err error) {
 	t.Helper()
 	if !errors.Is(err, sink.ErrUnavailable) {
 		t.Errorf("error does not wrap sink.ErrUnavailable: %v", err)
-	}
-}
-
-// noneLeft checks the bucket and fails the test unless the failed Puts
-// stored nothing.
-func noneLeft(t *testing.T, l *sinktest.Ledger) {
-	t.Helper()
-	if n := l.Check(t); n != 0 {
-		t.Errorf("failed Puts stored %d lines", n)
 	}
 }
