@@ -6,6 +6,12 @@ package names
 
 import "strings"
 
+// The longest names and request ids, which sinks size their limits by.
+const (
+	MaxNameLen      = 63 // a project or logstore
+	MaxRequestIDLen = 64
+)
+
 // Project says whether s is a valid project name: 3 to 63 lowercase
 // letters, digits and '-', starting and ending with a letter or digit.
 func Project(s string) bool { return valid(s, "-") }
@@ -17,7 +23,7 @@ func Logstore(s string) bool { return valid(s, "_-") }
 // RequestID says whether s may serve as a request id, which goes into object
 // keys: 1 to 64 letters, digits and '-'.
 func RequestID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
+	if len(s) == 0 || len(s) > MaxRequestIDLen {
 		return false
 	}
 	for i := range len(s) {
@@ -29,7 +35,7 @@ func RequestID(s string) bool {
 }
 
 func valid(s, extra string) bool {
-	if len(s) < 3 || len(s) > 63 || !lowerAlnum(s[0]) || !lowerAlnum(s[len(s)-1]) {
+	if len(s) < 3 || len(s) > MaxNameLen || !lowerAlnum(s[0]) || !lowerAlnum(s[len(s)-1]) {
 		return false
 	}
 	for i := range len(s) {

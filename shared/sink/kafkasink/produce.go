@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/webtrack/webtrack/shared/names"
 	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/backoff"
 )
@@ -132,15 +133,14 @@ func (s *Sink) records(b *sink.Batch) ([]kgo.Record, error) {
 // size prefix.
 const batchOverhead = 65
 
-// recordSize is the size of a batch holding r alone, as the client counts it
-// against ProducerBatchMaxBytes.
 // MaxLineBytes is the longest line whose record fits in max_record_bytes
-// with the largest headers (64-character request id, 63-character names,
-// 10-digit entry number) and, when a key field is set, a key as long as the
-// line itself.
+// with the largest headers (the longest request id and names, a 10-digit
+// entry number) and, when a key field is set, a key as long as the line
+// itself.
 func (s *Sink) MaxLineBytes() int {
 	const headers = 3 + 4*2*5 + // varint lengths and counts, at most 5 bytes each
-		len(HeaderProject) + 63 + len(HeaderLogstore) + 63 + len(HeaderRequestID) + 64 + len(HeaderEntry) + 10
+		len(HeaderProject) + names.MaxNameLen + len(HeaderLogstore) + names.MaxNameLen +
+		len(HeaderRequestID) + names.MaxRequestIDLen + len(HeaderEntry) + 10
 	room := s.maxRecordBytes - batchOverhead - 5 - headers - 2*5
 	if s.key != "" {
 		room /= 2
@@ -148,6 +148,8 @@ func (s *Sink) MaxLineBytes() int {
 	return room
 }
 
+// recordSize is the size of a batch holding r alone, as the client counts it
+// against ProducerBatchMaxBytes.
 func recordSize(r *kgo.Record) int {
 	n := 3 + // attributes, timestamp delta 0 and offset delta 0
 		kbin.VarintLen(int32(len(r.Key))) + len(r.Key) +

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/webtrack/webtrack/shared/names"
 	"github.com/webtrack/webtrack/shared/sink"
 )
 
@@ -81,31 +82,33 @@ func (s *Sink) entry(b *sink.Batch, chunk []byte, part, parts int) types.SendMes
 	return e
 }
 
-// attributesSize bounds what the message attributes of any part of b add to
-// the message size, as SQS counts it: each name, data type and value.
 // MaxLineBytes is the longest line that fits in a message with the largest
-// attributes: a 64-character request id, 63-character project and logstore
-// names, part numbers of 10 digits. A line with characters that need
-// escaping may still be refused by Put, before anything is sent.
+// attributes: the longest request id, project and logstore names, part
+// numbers of 10 digits. A line with characters that need escaping may still
+// be refused by Put, before anything is sent.
 func (s *Sink) MaxLineBytes() int {
-	const largest = len(AttrRequestID) + len(typeString) + 64 +
-		2*(len(AttrPart)+len(typeNumber)+10) +
-		len(AttrProject) + len(typeString) + 63 +
-		len(AttrLogstore) + len(typeString) + 63
-	return s.maxMessageBytes - largest - 1 // the line's newline
+	return s.maxMessageBytes - attrSize(names.MaxRequestIDLen, names.MaxNameLen, names.MaxNameLen, 10) - 1 // the line's newline
 }
 
+// attributesSize bounds what the message attributes of any part of b add to
+// the message size, as SQS counts it: each name, data type and value.
 func attributesSize(b *sink.Batch) int {
 	// part and parts are at most the number of bytes, so have no more digits.
-	digits := len(strconv.Itoa(len(b.NDJSON)))
-	n := len(AttrRequestID) + len(typeString) + len(b.RequestID) +
+	return attrSize(len(b.RequestID), len(b.Project), len(b.Logstore), len(strconv.Itoa(len(b.NDJSON))))
+}
+
+// attrSize is the attributes' size for a request id, project and logstore of
+// those lengths (a project or logstore of 0 is left out) and part numbers of
+// that many digits.
+func attrSize(requestID, project, logstore, digits int) int {
+	n := len(AttrRequestID) + len(typeString) + requestID +
 		len(AttrPart) + len(typeNumber) + digits +
 		len(AttrParts) + len(typeNumber) + digits
-	if b.Project != "" {
-		n += len(AttrProject) + len(typeString) + len(b.Project)
+	if project > 0 {
+		n += len(AttrProject) + len(typeString) + project
 	}
-	if b.Logstore != "" {
-		n += len(AttrLogstore) + len(typeString) + len(b.Logstore)
+	if logstore > 0 {
+		n += len(AttrLogstore) + len(typeString) + logstore
 	}
 	return n
 }
