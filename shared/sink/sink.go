@@ -121,17 +121,18 @@ func Register(scheme string, open Opener) {
 // Open builds the sink that rawURL names. Its errors name the URL as Redact
 // gives it, never with a password.
 func Open(ctx context.Context, rawURL string) (Sink, error) {
-	safe := Redact(rawURL)
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// url.Parse's error repeats its input: give the redacted URL's
 		// error instead, or blame the user info when only it was at fault.
+		safe := Redact(rawURL)
 		err = errors.New("invalid user or password")
 		if _, perr := url.Parse(safe); perr != nil {
 			err = errors.Unwrap(perr)
 		}
 		return nil, fmt.Errorf("sink URL %q: %w", safe, err)
 	}
+	safe := u.Redacted()
 	mu.RLock()
 	open, ok := openers[u.Scheme]
 	mu.RUnlock()
