@@ -23,17 +23,13 @@ const (
 
 // command is one of webtrack's sub-commands. Each parses its own flags with
 // the standard flag package, through cli, which handles -h and mistakes the
-// same way for all.
+// same way for all. None takes positional arguments.
 type command struct {
 	name    string
 	summary string
-	// args names the positional arguments in the usage line; "" means the
-	// command takes none, and any is refused.
-	args string
 	// setup declares the command's flags on fs and returns what runs the
-	// command once they are parsed, with the positional arguments, writing
-	// its output to stdout.
-	setup func(fs *flag.FlagSet, stdout io.Writer) func(args []string) error
+	// command once they are parsed, writing its output to stdout.
+	setup func(fs *flag.FlagSet, stdout io.Writer) func() error
 }
 
 // commands are webtrack's sub-commands; the first runs when none is named.
@@ -41,7 +37,7 @@ var commands = []command{
 	{
 		name:    "serve",
 		summary: "serve the web-tracking API on WEBTRACK_ADDR until SIGTERM or Ctrl-C (the default)",
-		setup:   func(*flag.FlagSet, io.Writer) func([]string) error { return func([]string) error { return serve() } },
+		setup:   func(*flag.FlagSet, io.Writer) func() error { return serve },
 	},
 	{
 		name:    "token",
@@ -85,10 +81,10 @@ func cli(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parse(fs, rest, stdout, stderr, cmd.usage); !ok {
 		return code
 	}
-	if cmd.args == "" && fs.NArg() > 0 {
+	if fs.NArg() > 0 {
 		return mistake(stderr, fs.Name(), fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
-	if err := run(fs.Args()); err != nil {
+	if err := run(); err != nil {
 		if u := (usageError{}); errors.As(err, &u) {
 			return mistake(stderr, fs.Name(), err)
 		}
@@ -156,9 +152,6 @@ func (c command) usage(w io.Writer, fs *flag.FlagSet) {
 	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
 	if hasFlags {
 		fmt.Fprint(w, " [flags]")
-	}
-	if c.args != "" {
-		fmt.Fprint(w, " "+c.args)
 	}
 	fmt.Fprintf(w, "\n\n%s%s.\n\nFlags:\n", strings.ToUpper(c.summary[:1]), c.summary[1:])
 	printFlags(w, fs)

@@ -19,11 +19,11 @@ const maxTTL = 12 * time.Hour
 
 // tokenCommand declares the token command's flags and returns what mints
 // credentials and prints them to stdout, as STS's AssumeRole answers.
-func tokenCommand(fs *flag.FlagSet, stdout io.Writer) func([]string) error {
+func tokenCommand(fs *flag.FlagSet, stdout io.Writer) func() error {
 	project := fs.String("project", "", "the projects the credentials may write to: comma-separated names or patterns (* and ?); required")
 	logstore := fs.String("logstore", "", "the logstores the credentials may write to, likewise; required")
 	ttl := fs.Duration("ttl", 15*time.Minute, "how long the credentials are valid, from 1s to 12h (default 15m)")
-	return func([]string) error {
+	return func() error {
 		switch {
 		case *project == "":
 			return usageError{errors.New("--project is required")}
