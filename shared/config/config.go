@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"path"
 	"strconv"
 	"strings"
@@ -67,7 +68,7 @@ func Load(getenv func(string) string) (Config, error) {
 	r.int("WEBTRACK_MAX_ENTRIES", &p.MaxEntries, 1, 1<<20)
 	r.bool("WEBTRACK_CLIENT_METADATA", &p.ClientMetadata)
 	r.bool("WEBTRACK_CLIENT_TIME", &p.ClientTime)
-	r.duration("WEBTRACK_SINK_TIMEOUT", &p.SinkTimeout)
+	r.duration("WEBTRACK_SINK_TIMEOUT", &p.SinkTimeout, 1, math.MaxInt64, "want a positive duration such as 10s or 1500ms")
 	r.memory(&cfg)
 	r.groupCommit(&cfg)
 	r.metrics(&cfg)
@@ -172,15 +173,18 @@ func (r *reader) bool(name string, dst *bool) {
 	*dst = b
 }
 
-func (r *reader) duration(name string, dst *time.Duration) {
+// duration reads a duration from lo to hi into dst, refusing anything else
+// with want; it says whether the variable was set to such a duration.
+func (r *reader) duration(name string, dst *time.Duration, lo, hi time.Duration, want string) bool {
 	v := strings.TrimSpace(r.getenv(name))
 	if v == "" {
-		return
+		return false
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		r.fail(name, v, "want a positive duration such as 10s or 1500ms")
-		return
+	if err != nil || d < lo || d > hi {
+		r.fail(name, v, want)
+		return false
 	}
 	*dst = d
+	return true
 }

@@ -13,16 +13,8 @@ func (r *reader) groupCommit(cfg *Config) {
 	g := &cfg.Group
 	r.int("WEBTRACK_GROUP_MAX_BYTES", &g.MaxBytes, 1<<10, 1<<30)
 	r.int("WEBTRACK_GROUP_MAX_ENTRIES", &g.MaxEntries, 1, 1<<24)
-	if v := strings.TrimSpace(r.getenv("WEBTRACK_GROUP_LINGER")); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 || d > time.Minute {
-			r.fail("WEBTRACK_GROUP_LINGER", v, "want a duration from 0 to 1m, such as 200ms")
-			return
-		}
-		if d >= cfg.Processor.SinkTimeout {
-			r.fail("WEBTRACK_GROUP_LINGER", v, "must be shorter than WEBTRACK_SINK_TIMEOUT, or every lingering request would time out")
-			return
-		}
-		g.Linger = d
+	const linger = "WEBTRACK_GROUP_LINGER"
+	if r.duration(linger, &g.Linger, 0, time.Minute, "want a duration from 0 to 1m, such as 200ms") && g.Linger >= cfg.Processor.SinkTimeout {
+		r.fail(linger, strings.TrimSpace(r.getenv(linger)), "must be shorter than WEBTRACK_SINK_TIMEOUT, or every lingering request would time out")
 	}
 }
