@@ -12,13 +12,27 @@ const (
 	MaxRequestIDLen = 64
 )
 
+// What project and logstore names may hold besides lowercase letters and
+// digits.
+const (
+	projectExtra  = "-"
+	logstoreExtra = "_-"
+)
+
 // Project says whether s is a valid project name: 3 to 63 lowercase
 // letters, digits and '-', starting and ending with a letter or digit.
-func Project(s string) bool { return valid(s, "-") }
+func Project(s string) bool { return valid(s, projectExtra) }
 
 // Logstore says whether s is a valid logstore name: as a project name, with
 // '_' allowed too.
-func Logstore(s string) bool { return valid(s, "_-") }
+func Logstore(s string) bool { return valid(s, logstoreExtra) }
+
+// ProjectPattern says whether s is a path.Match pattern of project names:
+// 1 to 63 of the characters a project name takes, and '*' and '?'.
+func ProjectPattern(s string) bool { return pattern(s, projectExtra) }
+
+// LogstorePattern is ProjectPattern for logstore names.
+func LogstorePattern(s string) bool { return pattern(s, logstoreExtra) }
 
 // RequestID says whether s may serve as a request id, which goes into object
 // keys: 1 to 64 letters, digits and '-'.
@@ -44,6 +58,11 @@ func valid(s, extra string) bool {
 		}
 	}
 	return true
+}
+
+func pattern(s, extra string) bool {
+	return s != "" && len(s) <= MaxNameLen &&
+		!strings.ContainsFunc(s, func(r rune) bool { return r > 0x7f || !lowerAlnum(byte(r)) && !strings.ContainsRune(extra+"*?", r) })
 }
 
 func lowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }

@@ -32,3 +32,21 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+func TestPatterns(t *testing.T) {
+	for _, c := range []struct {
+		pattern           string
+		project, logstore bool
+	}{
+		{"*", true, true}, {"web", true, true}, {"app-?", true, true}, {"a_*", false, true}, {"_", false, true},
+		{strings.Repeat("a", 63), true, true}, {strings.Repeat("a", 64), false, false},
+		{"", false, false}, {"Web*", false, false}, {"we.b", false, false}, {"wéb*", false, false}, {"[a]", false, false},
+	} {
+		if got := names.ProjectPattern(c.pattern); got != c.project {
+			t.Errorf("ProjectPattern(%q) = %v", c.pattern, got)
+		}
+		if got := names.LogstorePattern(c.pattern); got != c.logstore {
+			t.Errorf("LogstorePattern(%q) = %v", c.pattern, got)
+		}
+	}
+}

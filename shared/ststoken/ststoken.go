@@ -30,6 +30,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/webtrack/webtrack/shared/names"
 )
 
 // The labels that keep each use of a secret apart.
@@ -76,12 +78,13 @@ func (s Scope) Check() error {
 		what     string
 		patterns []string
 		extra    string
-	}{{"project", s.Projects, "-"}, {"logstore", s.Logstores, "-_"}} {
+		valid    func(string) bool
+	}{{"project", s.Projects, "-", names.ProjectPattern}, {"logstore", s.Logstores, "-_", names.LogstorePattern}} {
 		if len(f.patterns) == 0 {
 			return fmt.Errorf("the scope names no %s", f.what)
 		}
 		for _, p := range f.patterns {
-			if p == "" || len(p) > 63 || strings.Trim(p, "abcdefghijklmnopqrstuvwxyz0123456789*?"+f.extra) != "" {
+			if !f.valid(p) {
 				return fmt.Errorf("%s pattern %q: want a name of a-z, 0-9 and %q, with * and ?", f.what, p, f.extra)
 			}
 		}
