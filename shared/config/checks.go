@@ -77,16 +77,28 @@ func (r *reader) homeInFileSink(sinkURL string) {
 	r.fail("WEBTRACK_SINK", sinkURL, "~ is not expanded in a URL, so this names a directory called ~ under the working directory: give an absolute path, such as "+want)
 }
 
+// The function platforms, as the platform method names them.
+const (
+	awsLambda       = "AWS Lambda"
+	functionCompute = "Function Compute"
+)
+
+// platform names the function platform the process runs on, from the
+// variables each sets in every function, or returns "" for none.
+func (r *reader) platform() string {
+	switch {
+	case r.getenv("AWS_LAMBDA_FUNCTION_NAME") != "":
+		return awsLambda
+	case r.getenv("FC_FUNCTION_NAME") != "":
+		return functionCompute
+	}
+	return ""
+}
+
 // fileSinkOnFunction refuses a file sink on a function platform, whose disk
 // goes with the instance, unless AllowLocalFileSink says it is a mount.
 func (r *reader) fileSinkOnFunction(sinkURL string) {
-	platform := ""
-	switch {
-	case r.getenv("AWS_LAMBDA_FUNCTION_NAME") != "":
-		platform = "AWS Lambda"
-	case r.getenv("FC_FUNCTION_NAME") != "":
-		platform = "Function Compute"
-	}
+	platform := r.platform()
 	var allow bool
 	r.bool(AllowLocalFileSink, &allow)
 	if u, err := url.Parse(sinkURL); platform == "" || allow || err != nil || u.Scheme != "file" {

@@ -5,6 +5,6 @@ package config
 // (AWS_LAMBDA_FUNCTION_NAME set), where CloudWatch Logs turns them into
 // metrics, and off elsewhere.
 func (r *reader) metrics(cfg *Config) {
-	cfg.Processor.EMFMetrics = r.getenv("AWS_LAMBDA_FUNCTION_NAME") != ""
+	cfg.Processor.EMFMetrics = r.platform() == awsLambda
 	r.bool("WEBTRACK_EMF_METRICS", &cfg.Processor.EMFMetrics)
 }
