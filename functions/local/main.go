@@ -44,7 +44,7 @@ func serve() error {
 	p := cfg.Processor
 	slog.Info("listening", "addr", ln.Addr().String(), "sink", sink.Redact(cfg.SinkURL),
 		"projects", p.Projects, "logstores", p.Logstores, "disabled_logstores", p.DisabledLogstores, "signed_logstores", p.SignedLogstores,
-		"token_keys", tokenKeys(p.Tokens), "allowed_origins", p.AllowedOrigins,
+		"token_keys", p.Tokens.KeyIDs(), "allowed_origins", p.AllowedOrigins,
 		"max_body_bytes", p.MaxBodyBytes, "max_entries", p.MaxEntries, "max_inflight_bytes", p.MaxInflightBytes,
 		"group_commit", cfg.GroupCommit, "version", version())
 	scheme := ""

@@ -55,12 +55,3 @@ func tokenCommand(fs *flag.FlagSet, stdout io.Writer) func() error {
 		return err
 	}
 }
-
-// tokenKeys lists the access key ids of the token secrets, for the start-up
-// line: which secrets a server holds, without them.
-func tokenKeys(k *ststoken.Keyring) []string {
-	if k == nil {
-		return nil
-	}
-	return k.KeyIDs()
-}

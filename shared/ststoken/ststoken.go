@@ -176,8 +176,14 @@ func NewKeyring(secrets []string) (*Keyring, error) {
 }
 
 // KeyIDs are the access key ids of the secrets, in their order: public
-// names of the secrets, for logs.
-func (k *Keyring) KeyIDs() []string { return slices.Clone(k.ids) }
+// names of the secrets, for logs. A nil keyring, which no secrets make, has
+// none.
+func (k *Keyring) KeyIDs() []string {
+	if k == nil {
+		return nil
+	}
+	return slices.Clone(k.ids)
+}
 
 // Mint returns credentials made with the first secret.
 func (k *Keyring) Mint(scope Scope, expires time.Time) (Credentials, error) {
