@@ -26,6 +26,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/webtrack/webtrack/shared/names"
+	"github.com/webtrack/webtrack/shared/processor"
 	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/objectlayout"
 )
@@ -61,10 +62,6 @@ type Result struct {
 	Objects, Entries, Bytes int
 }
 
-// responseMargin is the time kept, before the invocation's deadline, to
-// answer it.
-const responseMargin = 300 * time.Millisecond
-
 // maxParallelPuts bounds the objects written at once.
 const maxParallelPuts = 4
 
@@ -75,7 +72,8 @@ type Compactor struct {
 }
 
 // New returns a Compactor that stores through s, giving up on the writes of
-// one Compact call after timeout, or 300ms before its context's deadline.
+// one Compact call after timeout, or processor.DefaultResponseMargin before
+// its context's deadline.
 func New(s sink.Sink, timeout time.Duration) *Compactor {
 	return &Compactor{sink: s, timeout: timeout}
 }
@@ -131,11 +129,7 @@ func (c *Compactor) Compact(ctx context.Context, units []Unit, log *slog.Logger)
 		start = end
 	}
 
-	deadline := time.Now().Add(c.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Add(-responseMargin).Before(deadline) {
-		deadline = d.Add(-responseMargin)
-	}
-	putCtx, cancel := context.WithDeadline(ctx, deadline)
+	putCtx, cancel := context.WithDeadline(ctx, sink.Deadline(ctx, c.timeout, processor.DefaultResponseMargin))
 	defer cancel()
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, maxParallelPuts)

@@ -76,9 +76,13 @@ func DefaultConfig() Config {
 		MaxEntries:     4096,
 		ClientMetadata: true,
 		SinkTimeout:    10 * time.Second,
-		ResponseMargin: 300 * time.Millisecond,
+		ResponseMargin: DefaultResponseMargin,
 	}
 }
+
+// DefaultResponseMargin is the time kept back from a function's deadline to
+// answer after a failed store.
+const DefaultResponseMargin = 300 * time.Millisecond
 
 // MaxQueryBytes bounds a GET request's query, as the service bounds its
 // GET requests to 16 KB.

@@ -177,10 +177,7 @@ func (p *Processor) serve(ctx context.Context, req *Request, resp *Response, sta
 	// One deadline bounds the wait for memory and the store: the sink
 	// timeout, or the function's deadline less the time to answer. It is
 	// real time, as context deadlines are; the injected clock stamps data.
-	deadline := time.Now().Add(p.cfg.SinkTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Add(-p.cfg.ResponseMargin).Before(deadline) {
-		deadline = d.Add(-p.cfg.ResponseMargin)
-	}
+	deadline := sink.Deadline(ctx, p.cfg.SinkTimeout, p.cfg.ResponseMargin)
 	waitCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	held, err := p.admission.admit(waitCtx, estimatedCost(req, p.maxRequestBytes, p.cfg.MaxBodyBytes))

@@ -150,6 +150,17 @@ func Open(ctx context.Context, rawURL string) (Sink, error) {
 	return s, nil
 }
 
+// Deadline is when a store that may take timeout must end: timeout from
+// now, or margin before ctx's deadline if that comes first, which leaves the
+// caller margin to answer after a store that failed at its deadline.
+func Deadline(ctx context.Context, timeout, margin time.Duration) time.Time {
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Add(-margin).Before(deadline) {
+		deadline = d.Add(-margin)
+	}
+	return deadline
+}
+
 // Redact returns rawURL with its password replaced by "xxxxx", as
 // url.URL.Redacted does. When rawURL does not parse, everything from the
 // first ':' after "scheme://" to the last '@' is replaced: that covers the
