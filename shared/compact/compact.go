@@ -91,10 +91,27 @@ type item struct {
 
 func (it *item) hour() int64 { return it.at / 3600 }
 
-// partition is the items of one object, sorted, copies included.
+// partition is the items of one object.
 type partition struct {
-	items []item
-	err   error
+	items []item // sorted, copies included
+	// kept is items without copies: the first of each (RequestID, Seq);
+	// entries and bytes count its lines and their NDJSON.
+	kept           []item
+	entries, bytes int
+	err            error
+}
+
+func newPartition(items []item) *partition {
+	p := &partition{items: items, kept: make([]item, 0, len(items))}
+	for i, it := range items {
+		if i > 0 && it.u.RequestID == items[i-1].u.RequestID && it.u.Seq == items[i-1].u.Seq {
+			continue
+		}
+		p.kept = append(p.kept, it)
+		p.entries += it.lines
+		p.bytes += len(it.u.NDJSON)
+	}
+	return p
 }
 
 // Compact stores the units, one object per partition (project, logstore and
@@ -125,7 +142,7 @@ func (c *Compactor) Compact(ctx context.Context, units []Unit, log *slog.Logger)
 		for end < len(items) && samePartition(&items[start], &items[end]) {
 			end++
 		}
-		parts = append(parts, &partition{items: items[start:end]})
+		parts = append(parts, newPartition(items[start:end]))
 		start = end
 	}
 
@@ -144,8 +161,7 @@ func (c *Compactor) Compact(ctx context.Context, units []Unit, log *slog.Logger)
 
 	failed := make([]bool, len(units))
 	for _, p := range parts {
-		kept := p.kept()
-		res.Duplicates += len(p.items) - len(kept)
+		res.Duplicates += len(p.items) - len(p.kept)
 		if p.err != nil {
 			first := p.items[0]
 			log.Error("partition not stored; its messages come back", "project", first.u.Project, "logstore", first.u.Logstore,
@@ -156,10 +172,8 @@ func (c *Compactor) Compact(ctx context.Context, units []Unit, log *slog.Logger)
 			continue
 		}
 		res.Objects++
-		for _, it := range kept {
-			res.Entries += it.lines
-			res.Bytes += len(it.u.NDJSON)
-		}
+		res.Entries += p.entries
+		res.Bytes += p.bytes
 	}
 	for i, f := range failed {
 		if f {
@@ -173,41 +187,23 @@ func samePartition(a, b *item) bool {
 	return a.u.Project == b.u.Project && a.u.Logstore == b.u.Logstore && a.hour() == b.hour()
 }
 
-// kept is the partition's items without copies: the first of each
-// (RequestID, Seq).
-func (p *partition) kept() []item {
-	kept := make([]item, 0, len(p.items))
-	for i, it := range p.items {
-		if i > 0 && it.u.RequestID == p.items[i-1].u.RequestID && it.u.Seq == p.items[i-1].u.Seq {
-			continue
-		}
-		kept = append(kept, it)
-	}
-	return kept
-}
-
 // store writes the partition as one object, under a key that follows from
 // its content.
 func (c *Compactor) store(ctx context.Context, p *partition) error {
-	kept := p.kept()
-	ids := make([]string, len(kept))
-	size, entries, earliest := 0, 0, kept[0].at
-	for i, it := range kept {
+	ids := make([]string, len(p.kept))
+	ndjson := make([]byte, 0, p.bytes)
+	earliest := p.kept[0].at
+	for i, it := range p.kept {
 		ids[i] = it.u.RequestID + "/" + strconv.Itoa(it.u.Seq)
-		size += len(it.u.NDJSON)
-		entries += it.lines
+		ndjson = append(ndjson, it.u.NDJSON...)
 		earliest = min(earliest, it.at)
 	}
-	ndjson := make([]byte, 0, size)
-	for _, it := range kept {
-		ndjson = append(ndjson, it.u.NDJSON...)
-	}
 	return c.sink.Put(ctx, &sink.Batch{
-		Project:    kept[0].u.Project,
-		Logstore:   kept[0].u.Logstore,
+		Project:    p.kept[0].u.Project,
+		Logstore:   p.kept[0].u.Logstore,
 		RequestID:  objectlayout.ContentID(ids),
 		ReceivedAt: time.Unix(earliest, 0),
-		Entries:    entries,
+		Entries:    p.entries,
 		NDJSON:     ndjson,
 	})
 }
