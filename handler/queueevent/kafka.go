@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/webtrack/webtrack/shared/compact"
@@ -25,7 +26,7 @@ const (
 // kafkaRecord reads one record of a Kafka event.
 func (ev *event) kafkaRecord(raw jsontext.Value) {
 	var r events.KafkaRecord
-	if err := unmarshal(raw, &r); err != nil {
+	if err := jsonv2.Unmarshal(raw, &r); err != nil { // invalid UTF-8 too
 		var at struct {
 			Topic     string `json:"topic"`
 			Partition int64  `json:"partition"`

@@ -17,11 +17,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -185,17 +183,6 @@ func eachPartition(dec *jsontext.Decoder, f func(jsontext.Value)) error {
 	}
 	_, err := dec.ReadToken()
 	return err
-}
-
-var errInvalidUTF8 = errors.New("invalid UTF-8")
-
-// unmarshal decodes one delivery into v. Invalid UTF-8 is an error rather
-// than a replacement character.
-func unmarshal(raw jsontext.Value, v any) error {
-	if !utf8.Valid(raw) {
-		return errInvalidUTF8
-	}
-	return jsonv2.Unmarshal(raw, v)
 }
 
 // salvage decodes what it can of a delivery that did not decode into v, to

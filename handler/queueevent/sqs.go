@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/webtrack/webtrack/shared/compact"
@@ -29,7 +30,7 @@ const MaxMessageBytes = 256 << 10
 // sqsMessage reads one message of an SQS event.
 func (ev *event) sqsMessage(raw jsontext.Value) {
 	var m events.SQSMessage
-	if err := unmarshal(raw, &m); err != nil {
+	if err := jsonv2.Unmarshal(raw, &m); err != nil { // invalid UTF-8 too
 		var id struct {
 			ID string `json:"messageId"`
 		}
