@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/webtrack/webtrack/functions/internal/localserver"
 	"github.com/webtrack/webtrack/functions/internal/rie"
+	"github.com/webtrack/webtrack/handler/queueevent/queueeventtest"
 	"github.com/webtrack/webtrack/shared/sink/s3sink/s3test"
 	"github.com/webtrack/webtrack/shared/sink/sqssink/sqstest"
 )
@@ -97,13 +97,9 @@ func startCompactor(t testing.TB, srv *s3test.Server, prefix string) *rie.Functi
 // failures returns the message ids in a compactor's answer.
 func failures(t testing.TB, answer []byte) []string {
 	t.Helper()
-	var r events.SQSEventResponse
-	if err := json.Unmarshal(answer, &r); err != nil || r.BatchItemFailures == nil {
-		t.Fatalf("answer %s is not batchItemFailures (%v)", answer, err)
-	}
-	ids := []string{}
-	for _, f := range r.BatchItemFailures {
-		ids = append(ids, f.ItemIdentifier)
+	ids, err := queueeventtest.Failures(answer)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ids
 }

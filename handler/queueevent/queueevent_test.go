@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -94,13 +93,9 @@ func invoke(t *testing.T, h queueevent.Handler, ev any) []string {
 	if err != nil {
 		t.Fatalf("Invoke: %v", err)
 	}
-	var r events.SQSEventResponse
-	if err := json.Unmarshal(answer, &r); err != nil || r.BatchItemFailures == nil {
-		t.Fatalf("answer %s: want batchItemFailures (%v)", answer, err)
-	}
-	var ids []string
-	for _, f := range r.BatchItemFailures {
-		ids = append(ids, f.ItemIdentifier)
+	ids, err := queueeventtest.Failures(answer)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ids
 }

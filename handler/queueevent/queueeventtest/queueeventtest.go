@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -20,6 +21,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// Failures returns the message ids in a queue handler's answer, its
+// batchItemFailures, which every answer that is not an error carries, empty
+// when every message was handled.
+func Failures(answer []byte) ([]string, error) {
+	var r events.SQSEventResponse
+	if err := json.Unmarshal(answer, &r); err != nil || r.BatchItemFailures == nil {
+		return nil, fmt.Errorf("answer %s is not batchItemFailures (%v)", answer, err)
+	}
+	ids := []string{}
+	for _, f := range r.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	return ids, nil
+}
 
 // QueueARN is the queue the SQS events come from.
 const QueueARN = "arn:aws:sqs:eu-west-1:123456789012:webtrack-queue"
