@@ -101,7 +101,8 @@ func invoke(t *testing.T, h queueevent.Handler, ev any) []string {
 }
 
 // TestNamesAreTheSinks checks that the attributes and headers read are
-// those the sinks write.
+// those the sinks write, and that a message as large as the SQS sink sends
+// by default is taken.
 func TestNamesAreTheSinks(t *testing.T) {
 	m := queueeventtest.SinkMessage("m", "R", 1, 1, "p", "l", "")
 	for _, name := range []string{sqssink.AttrRequestID, sqssink.AttrPart, sqssink.AttrParts, sqssink.AttrProject, sqssink.AttrLogstore} {
@@ -114,6 +115,9 @@ func TestNamesAreTheSinks(t *testing.T) {
 		if !slices.ContainsFunc(r.Headers, func(h kgo.RecordHeader) bool { return h.Key == name }) {
 			t.Errorf("kafkasink's header %s is not in the records the compactor reads", name)
 		}
+	}
+	if queueevent.MaxMessageBytes != sqssink.DefaultMaxMessageBytes {
+		t.Errorf("the compactor takes SQS bodies of up to %d bytes; the sqs:// sink sends up to %d by default", queueevent.MaxMessageBytes, sqssink.DefaultMaxMessageBytes)
 	}
 }
 
