@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -36,10 +35,7 @@ import (
 var binDir string
 
 // localSQS is the local-aws-sqs server that TestMain starts.
-var localSQS struct {
-	endpoint string
-	err      error
-}
+var localSQS sqstest.Shared
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" { // TestInvocationChild: its parent set everything
@@ -51,12 +47,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binDir = dir
-	var stop func()
-	localSQS.endpoint, stop, localSQS.err = sqstest.Start("0")
-	code := m.Run()
-	if stop != nil {
-		stop()
-	}
+	code := localSQS.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -170,27 +161,18 @@ func postAll(t testing.TB, server string, n, clients int, logstore func(i int) s
 	return out
 }
 
-// newQueue makes an empty queue on the local SQS server.
+// newQueue makes an empty queue on the local SQS server, and a client to
+// read it.
 func newQueue(t testing.TB) (*sqs.Client, string) {
 	t.Helper()
-	if localSQS.err != nil {
-		t.Fatalf("local SQS server: %v", localSQS.err)
-	}
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(localSQS.endpoint) })
-	out, err := c.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(strings.ReplaceAll(t.Name(), "/", "-"))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, aws.ToString(out.QueueUrl)
+	c := sqstest.Client(t, localSQS.Endpoint(t))
+	_, queueURL := sqstest.NewQueue(t, c, "")
+	return c, queueURL
 }
 
 // sqsSink is the local server's sink URL for the queue.
-func sqsSink(queueURL string) string {
-	return "WEBTRACK_SINK=sqs://?queue_url=" + url.QueryEscape(queueURL) + "&endpoint=" + url.QueryEscape(localSQS.endpoint)
+func sqsSink(t testing.TB, queueURL string) string {
+	return "WEBTRACK_SINK=sqs://?queue_url=" + url.QueryEscape(queueURL) + "&endpoint=" + url.QueryEscape(localSQS.Endpoint(t))
 }
 
 // receiveAll receives every message in the queue, as the event source

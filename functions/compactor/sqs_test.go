@@ -56,7 +56,7 @@ func TestQueuePath(t *testing.T) {
 	const n = 1000
 	srv := s3test.Versitygw(t, "webtrack")
 	c, queue := newQueue(t)
-	server := startTrackServer(t, sqsSink(queue), "WEBTRACK_GROUP_COMMIT=false")
+	server := startTrackServer(t, sqsSink(t, queue), "WEBTRACK_GROUP_COMMIT=false")
 	reqs := postAll(t, server, n, 8, func(int) string { return "web" })
 	msgs := receiveAll(t, c, queue)
 	if len(msgs) != n {
@@ -114,7 +114,7 @@ func TestQueuePath(t *testing.T) {
 func TestQueuePathServerDown(t *testing.T) {
 	srv := s3test.Versitygw(t, "webtrack")
 	c, queue := newQueue(t)
-	server := startTrackServer(t, sqsSink(queue)) // group commit on: messages may hold several requests
+	server := startTrackServer(t, sqsSink(t, queue)) // group commit on: messages may hold several requests
 	reqs := postAll(t, server, 200, 8, func(i int) string { return []string{"web", "app-logs"}[i%2] })
 	msgs := receiveAll(t, c, queue)
 	payload := sqsEvent(t, msgs)
@@ -149,7 +149,7 @@ func TestQueuePathServerDown(t *testing.T) {
 func TestQueuePathPartitionFails(t *testing.T) {
 	srv := s3test.Versitygw(t, "webtrack")
 	c, queue := newQueue(t)
-	server := startTrackServer(t, sqsSink(queue), "WEBTRACK_GROUP_COMMIT=false")
+	server := startTrackServer(t, sqsSink(t, queue), "WEBTRACK_GROUP_COMMIT=false")
 	reqs := postAll(t, server, 60, 4, func(i int) string { return []string{"web", "blocked"}[i%3/2] })
 	msgs := receiveAll(t, c, queue)
 	payload := sqsEvent(t, msgs)
@@ -197,7 +197,7 @@ func TestQueuePathPartitionFails(t *testing.T) {
 func TestQueuePathPoison(t *testing.T) {
 	srv := s3test.Versitygw(t, "webtrack")
 	c, queue := newQueue(t)
-	server := startTrackServer(t, sqsSink(queue), "WEBTRACK_GROUP_COMMIT=false")
+	server := startTrackServer(t, sqsSink(t, queue), "WEBTRACK_GROUP_COMMIT=false")
 	reqs := postAll(t, server, 50, 4, func(int) string { return "web" })
 	// A message someone else sent to the queue: no attributes.
 	if _, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: &queue, MessageBody: aws.String(`{"hello":"world"}` + "\n")}); err != nil {

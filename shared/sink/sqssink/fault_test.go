@@ -50,7 +50,7 @@ type proxy struct {
 // newProxy starts a proxy on addr ("127.0.0.1:0" for any port).
 func newProxy(t *testing.T, addr string) *proxy {
 	t.Helper()
-	target, err := url.Parse(serverEndpoint(t))
+	target, err := url.Parse(localSQS.Endpoint(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,9 +252,8 @@ func TestServerRestart(t *testing.T) {
 			stop()
 		}
 	}()
-	c := clientOf(t, endpoint)
-	name := fmt.Sprintf("webtrack-restart-%d", queueCount.Add(1))
-	queueURL := createQueue(t, c, name)
+	c := sqstest.Client(t, endpoint)
+	name, queueURL := sqstest.NewQueue(t, c, "")
 	s, err := sink.Open(context.Background(), "sqs://"+name+"?endpoint="+url.QueryEscape(endpoint))
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +271,7 @@ func TestServerRestart(t *testing.T) {
 	if _, stop, err = sqstest.Start(port); err != nil {
 		t.Fatal(err)
 	}
-	createQueue(t, c, name)
+	sqstest.CreateQueue(t, c, name)
 	r.parts = map[string]map[int]string{} // what the stopped server held is gone
 	l = sinktest.NewLedger(sinktest.Harness{Sink: s, Stored: r.stored})
 	start := time.Now()
@@ -289,7 +288,7 @@ func TestServerRestart(t *testing.T) {
 func TestQueueRecreated(t *testing.T) {
 	p := newProxy(t, "127.0.0.1:0")
 	c := newClient(t)
-	name, queueURL := newQueue(t, c, "")
+	name, queueURL := sqstest.NewQueue(t, c, "")
 	s, err := sink.Open(context.Background(), "sqs://"+name+"?endpoint="+url.QueryEscape(p.srv.URL))
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +300,7 @@ func TestQueueRecreated(t *testing.T) {
 
 	// A new queue and a new ledger: the messages went with the old queue.
 	deleteQueue(t, c, queueURL)
-	createQueue(t, c, name)
+	sqstest.CreateQueue(t, c, name)
 	r := &reader{client: c, queueURL: queueURL, parts: map[string]map[int]string{}}
 	l := sinktest.NewLedger(sinktest.Harness{Sink: s, Stored: r.stored})
 	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000022", 10, 100), 10*time.Second)
@@ -313,7 +312,7 @@ func TestQueueRecreated(t *testing.T) {
 	if err == nil || sink.IsRetryable(err) || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("Put to a deleted queue: got %v, want a plain error saying it does not exist", err)
 	}
-	createQueue(t, c, name)
+	sqstest.CreateQueue(t, c, name)
 	r.parts = map[string]map[int]string{}
 	l = sinktest.NewLedger(sinktest.Harness{Sink: s, Stored: r.stored})
 	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000024", 10, 100), 10*time.Second)

@@ -20,6 +20,7 @@ import (
 	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
 	"github.com/webtrack/webtrack/shared/sink/sqssink"
+	"github.com/webtrack/webtrack/shared/sink/sqssink/sqstest"
 )
 
 func TestConformance(t *testing.T) {
@@ -30,7 +31,7 @@ func TestConformance(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sinktest.Run(t, func(t *testing.T) sinktest.Harness {
-				h, _ := newHarness(t, tc.suffix, serverEndpoint(t), tc.params)
+				h, _ := newHarness(t, tc.suffix, localSQS.Endpoint(t), tc.params)
 				return h
 			})
 		})
@@ -42,7 +43,7 @@ func TestConformance(t *testing.T) {
 func newHarness(t testing.TB, suffix, endpoint, params string) (sinktest.Harness, *reader) {
 	t.Helper()
 	c := newClient(t)
-	name, queueURL := newQueue(t, c, suffix)
+	name, queueURL := sqstest.NewQueue(t, c, suffix)
 	s, err := sink.Open(context.Background(), "sqs://"+name+"?region=us-east-1&endpoint="+url.QueryEscape(endpoint)+params)
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +149,7 @@ func (r *reader) batches() map[string][]string {
 }
 
 func BenchmarkPut3MiB(b *testing.B) {
-	h, r := newHarness(b, "", serverEndpoint(b), "")
+	h, r := newHarness(b, "", localSQS.Endpoint(b), "")
 	sinktest.BenchmarkPut(b, h.Sink)
 	b.StopTimer()
 	if _, err := r.stored(context.Background()); err != nil { // drain the queue
@@ -158,7 +159,7 @@ func BenchmarkPut3MiB(b *testing.B) {
 
 func TestFewestMessagesWithinLimit(t *testing.T) {
 	const limit, lineSize = 16384, 760
-	h, r := newHarness(t, "", serverEndpoint(t), "&max_message_bytes="+strconv.Itoa(limit))
+	h, r := newHarness(t, "", localSQS.Endpoint(t), "&max_message_bytes="+strconv.Itoa(limit))
 	b := sinktest.NewBatch("REQ0000000000000000000050", 1000, lineSize)
 	if err := h.Sink.Put(context.Background(), b); err != nil {
 		t.Fatal(err)
@@ -206,7 +207,7 @@ func TestLineTooLarge(t *testing.T) {
 // JSON allows raw in strings and SQS refuses in a message: the message must
 // hold only characters that SQS takes, and read back as the same JSON.
 func TestRefusedCharactersEscaped(t *testing.T) {
-	h, r := newHarness(t, "", serverEndpoint(t), "")
+	h, r := newHarness(t, "", localSQS.Endpoint(t), "")
 	line := "{\"__time__\":1,\"msg\":\"a\uFFFEb\uFFFFc\\\"\\uFFFE\",\"kept\":\"\uFFFD\U0001F600\uE000\"}"
 	b := sinktest.BatchOf("REQ0000000000000000000055", line, `{"plain":"x"}`)
 	if err := h.Sink.Put(context.Background(), b); err != nil {
@@ -248,8 +249,8 @@ func refusedBySQS(r rune) bool {
 
 func TestQueueURLParameter(t *testing.T) {
 	c := newClient(t)
-	_, queueURL := newQueue(t, c, "")
-	s, err := sink.Open(context.Background(), "sqs://?queue_url="+url.QueryEscape(queueURL)+"&endpoint="+url.QueryEscape(serverEndpoint(t)))
+	_, queueURL := sqstest.NewQueue(t, c, "")
+	s, err := sink.Open(context.Background(), "sqs://?queue_url="+url.QueryEscape(queueURL)+"&endpoint="+url.QueryEscape(localSQS.Endpoint(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func TestQueueURLParameter(t *testing.T) {
 }
 
 func TestNoSuchQueueIsNotRetryable(t *testing.T) {
-	s, err := sink.Open(context.Background(), "sqs://no-such-queue?endpoint="+url.QueryEscape(serverEndpoint(t)))
+	s, err := sink.Open(context.Background(), "sqs://no-such-queue?endpoint="+url.QueryEscape(localSQS.Endpoint(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +306,7 @@ func TestEmptyBatchSendsNothing(t *testing.T) {
 // stored, so that the processor's check in advance never lets through a
 // line that the sink then refuses.
 func TestMaxLineBytesFits(t *testing.T) {
-	h, _ := newHarness(t, "", serverEndpoint(t), "&max_message_bytes=2048")
+	h, _ := newHarness(t, "", localSQS.Endpoint(t), "&max_message_bytes=2048")
 	limit := sink.MaxLineBytes(h.Sink)
 	if limit <= 0 || limit >= 2048 {
 		t.Fatalf("MaxLineBytes %d with max_message_bytes 2048", limit)

@@ -4,13 +4,21 @@ package sqstest
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 // Start runs .ci/node-sqs/serve.mjs (or $WEBTRACK_LOCAL_SQS) under node on a
@@ -53,6 +61,70 @@ func Start(port string) (endpoint string, stop func(), err error) {
 		stop()
 		return "", nil, errors.New("local-aws-sqs did not listen within 20s")
 	}
+}
+
+// Shared is a local-aws-sqs that a package's TestMain starts for all of the
+// package's tests.
+type Shared struct {
+	endpoint string
+	err      error
+}
+
+// Run starts the server, runs the tests and stops the server, returning
+// m.Run's exit code. A server that does not start fails each test that
+// asks for its Endpoint.
+func (s *Shared) Run(m *testing.M) int {
+	var stop func()
+	s.endpoint, stop, s.err = Start("0")
+	code := m.Run()
+	if stop != nil {
+		stop()
+	}
+	return code
+}
+
+// Endpoint is the server's endpoint, or fails the test if it did not start.
+func (s *Shared) Endpoint(t testing.TB) string {
+	t.Helper()
+	if s.err != nil {
+		t.Fatalf("local SQS server: %v", s.err)
+	}
+	return s.endpoint
+}
+
+// Client is a test-side client of the server at endpoint, for making queues
+// and reading them back.
+func Client(t testing.TB, endpoint string) *sqs.Client {
+	t.Helper()
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) })
+}
+
+var queueCount atomic.Int64
+
+// NewQueue makes an empty queue with a fresh name; suffix ".fifo" makes a
+// FIFO queue.
+func NewQueue(t testing.TB, c *sqs.Client, suffix string) (name, url string) {
+	t.Helper()
+	name = fmt.Sprintf("webtrack-test-%d%s", queueCount.Add(1), suffix)
+	return name, CreateQueue(t, c, name)
+}
+
+// CreateQueue makes the queue named name and returns its URL.
+func CreateQueue(t testing.TB, c *sqs.Client, name string) string {
+	t.Helper()
+	in := &sqs.CreateQueueInput{QueueName: aws.String(name)}
+	if strings.HasSuffix(name, ".fifo") {
+		in.Attributes = map[string]string{string(types.QueueAttributeNameFifoQueue): "true"}
+	}
+	out, err := c.CreateQueue(context.Background(), in)
+	if err != nil {
+		t.Fatalf("CreateQueue %s: %v", name, err)
+	}
+	return aws.ToString(out.QueueUrl)
 }
 
 // UseTestEnvironment sets, for the whole test process, what the tests' AWS
