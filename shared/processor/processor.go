@@ -162,6 +162,7 @@ func (p *Processor) serve(ctx context.Context, req *Request, resp *Response, sta
 	if err := p.checkLogstore(project, r.logstore); err != nil {
 		return err
 	}
+	rec.known = true
 	rec.signed = r.signed
 	if r.signed {
 		if err := p.authenticate(req, project, r.logstore, start); err != nil {
@@ -455,6 +456,7 @@ var transparentGIF = []byte{
 type record struct {
 	id, method, path  string
 	project, logstore string
+	known             bool // project and logstore passed the allow-lists
 	entries, bytes    int
 	rawBytes          int // decompressed size, for a compressed body
 	signed            bool
