@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/webtrack/webtrack/shared/awsconfig"
 	"github.com/webtrack/webtrack/shared/loopback"
 	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
@@ -453,4 +454,58 @@ func TestStopsAfterFailure(t *testing.T) {
 		t.Errorf("%d SendMessageBatch calls made; want those under way when one failed, at most %d", n, 2*sqssink.MaxInFlight)
 	}
 	l.Check(t)
+}
+
+// lateAnswers is an SDK HTTP client whose answers to SendMessageBatch reach
+// the sink only once the call's context has ended: SQS stored the messages,
+// and the sink learns it past its deadline. Real networks open this window
+// for an instant around the deadline; here it is held open, so that what
+// the sink does in it is certain.
+type lateAnswers struct{ http.Client }
+
+func (c *lateAnswers) Do(r *http.Request) (*http.Response, error) {
+	resp, err := c.Client.Do(r)
+	if err != nil || r.Header.Get("X-Amz-Target") != "AmazonSQS.SendMessageBatch" {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	<-r.Context().Done()
+	return resp, nil
+}
+
+// TestAnswersAfterDeadline sends a batch of nine SendMessageBatch calls,
+// one more than are made at once, and hands back the answers of the first
+// eight only after the deadline: the ninth is never sent, so the Put must
+// fail.
+func TestAnswersAfterDeadline(t *testing.T) {
+	c := newClient(t)
+	name, queueURL := sqstest.NewQueue(t, c, "")
+	late := func(ctx context.Context, region string) (aws.Config, error) {
+		cfg, err := awsconfig.FromEnvironment(ctx, region)
+		cfg.HTTPClient = &lateAnswers{}
+		return cfg, err
+	}
+	u, err := url.Parse("sqs://" + name + "?max_message_bytes=1024&endpoint=" + url.QueryEscape(localSQS.Endpoint(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqssink.Opener(late)(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := &reader{client: c, queueURL: queueURL, parts: map[string]map[int]string{}}
+	l := sinktest.NewLedger(sinktest.Harness{Sink: s, Stored: r.stored})
+	l.Received = func() int { return r.messages }
+
+	b := sinktest.NewBatch("REQ0000000000000000000060", 9*10, 760) // one line a message, ten a call
+	l.MustFailRetryably(t, b, time.Second)
+	if n := l.Check(t); n != 8*10 {
+		t.Errorf("%d of the batch's %d lines stored; want those of the 8 calls made", n, b.Entries)
+	}
 }

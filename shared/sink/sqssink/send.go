@@ -36,12 +36,15 @@ const (
 
 // sendAll sends the requests, at most maxInFlight at once, and waits for
 // them. Once one has failed, the Put fails: no further request starts, and
-// those under way stop retrying.
+// those under way stop retrying. It returns nil only when SQS accepted
+// every request: one that never started, because ctx ended between calls,
+// fails the Put too.
 func (s *Sink) sendAll(ctx context.Context, queueURL string, requests [][]types.SendMessageBatchRequestEntry) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
 		next  atomic.Int64
+		sent  atomic.Int64
 		wg    sync.WaitGroup
 		mu    sync.Mutex
 		first error
@@ -55,6 +58,7 @@ func (s *Sink) sendAll(ctx context.Context, queueURL string, requests [][]types.
 				}
 				err := s.send(ctx, queueURL, requests[i])
 				if err == nil {
+					sent.Add(1)
 					continue
 				}
 				mu.Lock()
@@ -68,6 +72,10 @@ func (s *Sink) sendAll(ctx context.Context, queueURL string, requests [][]types.
 		})
 	}
 	wg.Wait()
+	if n := len(requests) - int(sent.Load()); first == nil && n > 0 {
+		// No call failed, so ctx is done for its parent's reason.
+		return sink.Unavailable(fmt.Errorf("sqs: %d of %d SendMessageBatch calls not made: %w", n, len(requests), ctx.Err()))
+	}
 	return first
 }
 
