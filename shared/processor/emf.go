@@ -4,12 +4,33 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 )
 
 // EMFNamespace is the CloudWatch namespace of the metrics in the request
 // lines.
 const EMFNamespace = "webtrack"
+
+// MaxMetricLogstores is the most logstore names that an instance (a
+// process) gives the Logstore dimension: each name is four custom metrics,
+// billed by CloudWatch for every hour they are sent, so with a pattern such
+// as WEBTRACK_LOGSTORES=* a client could otherwise create metrics without
+// end, one random name at a time. The first names that pass the allow-lists
+// keep their own value; the requests of any later name count under
+// OtherLogstores.
+const MaxMetricLogstores = 50
+
+// The Logstore dimension's values that are not a logstore name.
+const (
+	// NoLogstore counts the requests refused before a logstore passed the
+	// allow-lists: a bad path, an unknown project or logstore, a disabled
+	// one.
+	NoLogstore = "(none)"
+	// OtherLogstores counts the requests to the logstores beyond the first
+	// MaxMetricLogstores that the instance has served.
+	OtherLogstores = "(other)"
+)
 
 // The CloudWatch Embedded Metric Format directives of a request line: every
 // line counts Requests, Entries, Bytes and SinkFailures by Logstore and in
@@ -22,6 +43,32 @@ const (
 	emfRejected = `{"Namespace":"` + EMFNamespace + `","Dimensions":[["ErrorCode"]],"Metrics":[{"Name":"Rejected","Unit":"Count"}]}`
 )
 
+// metricLogstores are the logstore names that this instance's metrics name,
+// at most MaxMetricLogstores of them.
+var metricLogstores = struct {
+	sync.Mutex
+	names map[string]bool
+}{names: map[string]bool{}}
+
+// metricLogstore is the Logstore dimension's value for r: its logstore if it
+// passed the allow-lists and is, or can become, one of the names this
+// instance's metrics give their own value; else NoLogstore or
+// OtherLogstores.
+func (r *record) metricLogstore() string {
+	if !r.known {
+		return NoLogstore
+	}
+	metricLogstores.Lock()
+	defer metricLogstores.Unlock()
+	if !metricLogstores.names[r.logstore] {
+		if len(metricLogstores.names) >= MaxMetricLogstores {
+			return OtherLogstores
+		}
+		metricLogstores.names[r.logstore] = true
+	}
+	return r.logstore
+}
+
 // emfAttrs are the EMF members of the request line of r, logged at t.
 func (r *record) emfAttrs(t time.Time) []slog.Attr {
 	directives := emfRequest
@@ -29,17 +76,13 @@ func (r *record) emfAttrs(t time.Time) []slog.Attr {
 		directives += "," + emfRejected
 	}
 	meta := `{"Timestamp":` + strconv.FormatInt(t.UnixMilli(), 10) + `,"CloudWatchMetrics":[` + directives + `]}`
-	logstore := r.logstore
-	if logstore == "" {
-		logstore = "(none)" // a request refused before its logstore was known
-	}
 	sinkFailures := 0
 	if r.sinkErr != nil {
 		sinkFailures = 1
 	}
 	attrs := []slog.Attr{
 		slog.Any("_aws", json.RawMessage(meta)),
-		slog.String("Logstore", logstore),
+		slog.String("Logstore", r.metricLogstore()),
 		slog.Int("Requests", 1),
 		slog.Int("Entries", r.entries),
 		slog.Int("Bytes", r.bytes),

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 
 	"github.com/webtrack/webtrack/shared/processor"
 	"github.com/webtrack/webtrack/shared/processor/processortest"
 	"github.com/webtrack/webtrack/shared/sink"
+	_ "github.com/webtrack/webtrack/shared/sink/filesink" // file:// for the metrics tests
 )
 
 // emfValue finds the value of metric name with the given dimensions.
@@ -78,6 +81,98 @@ func TestRequestLinesCarryEMFMetrics(t *testing.T) {
 	if bytes.Contains(logs.Bytes(), []byte("_aws")) {
 		t.Errorf("EMF members with EMFMetrics off: %s", logs.Bytes())
 	}
+}
+
+// logstoreDimensions handles each request with EMF metrics on, from
+// workers goroutines at once, and returns how many requests each value of
+// the Logstore dimension counted.
+func logstoreDimensions(t *testing.T, cfg processor.Config, workers int, logstores []string) map[string]int {
+	t.Helper()
+	var logs bytes.Buffer // the handler writes one line at a time
+	cfg.EMFMetrics = true
+	s, err := sink.Open(context.Background(), "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := processor.New(cfg, s, slog.New(slog.NewJSONHandler(&logs, nil)))
+	next := make(chan string)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for logstore := range next {
+				req := processortest.Post(logstore, []byte(processortest.Batch), "x-log-apiversion", "0.6.0")
+				p.Handle(context.Background(), &req)
+			}
+		})
+	}
+	for _, l := range logstores {
+		next <- l
+	}
+	close(next)
+	wg.Wait()
+	counts := map[string]int{}
+	for line := range bytes.Lines(logs.Bytes()) {
+		metrics, err := processortest.ParseEMF(line)
+		if err != nil {
+			t.Fatalf("not valid EMF: %v\n%s", err, line)
+		}
+		for _, m := range metrics {
+			if m.Name == "Requests" && len(m.Dimensions) == 1 {
+				counts[m.Dimensions["Logstore"]] += int(m.Value)
+			}
+		}
+	}
+	return counts
+}
+
+// TestMetricLogstoresAreBounded checks that a client cannot create custom
+// metrics (billed per metric and hour) by naming logstores: a name becomes
+// a Logstore dimension value only once it has passed the allow-lists, and
+// with a pattern that admits any name, only the first MaxMetricLogstores
+// names the instance serves do. Requests arrive from concurrent workers.
+func TestMetricLogstoresAreBounded(t *testing.T) {
+	t.Run("refused names", func(t *testing.T) {
+		processor.ForgetMetricLogstores(t)
+		var names []string
+		for i := range 100 {
+			names = append(names, fmt.Sprintf("random-%03d", i), "web")
+		}
+		counts := logstoreDimensions(t, processortest.Config(), 8, names)
+		want := map[string]int{processor.NoLogstore: 100, "web": 100}
+		if fmt.Sprint(counts) != fmt.Sprint(want) {
+			t.Errorf("Requests by Logstore = %v, want %v: a logstore outside the allow-lists (404) names no metric", counts, want)
+		}
+	})
+	t.Run("any name allowed", func(t *testing.T) {
+		processor.ForgetMetricLogstores(t)
+		cfg := processortest.Config()
+		cfg.Logstores = []string{"*"}
+		const total = 3 * processor.MaxMetricLogstores
+		var names []string
+		for i := range total {
+			names = append(names, fmt.Sprintf("random-%03d", i))
+		}
+		counts := logstoreDimensions(t, cfg, 8, names)
+		if len(counts) != processor.MaxMetricLogstores+1 || counts[processor.OtherLogstores] != total-processor.MaxMetricLogstores {
+			t.Errorf("%d logstores give %d Logstore values, %d requests under %s; want %d names of their own and %d under %s: %v",
+				total, len(counts), counts[processor.OtherLogstores], processor.OtherLogstores,
+				processor.MaxMetricLogstores, total-processor.MaxMetricLogstores, processor.OtherLogstores, counts)
+		}
+		// The names that got a value of their own keep it; no new one gets one.
+		var kept []string
+		for name := range counts {
+			if name != processor.OtherLogstores {
+				kept = append(kept, name, name)
+			}
+		}
+		again := logstoreDimensions(t, cfg, 8, append(kept, "random-new"))
+		for name, n := range again {
+			if name != processor.OtherLogstores && (counts[name] == 0 || n != 2) || name == processor.OtherLogstores && n != 1 {
+				t.Errorf("on later requests, Logstore %s counted %d requests; want the same %d names, twice each, and random-new under %s",
+					name, n, processor.MaxMetricLogstores, processor.OtherLogstores)
+			}
+		}
+	})
 }
 
 func closedGate() chan struct{} {
