@@ -46,6 +46,8 @@ type proxy struct {
 	partial  sinktest.Countdown // fail the last message of this many next SendMessageBatch
 	reject   sinktest.Countdown // fail every message of this many next SendMessageBatch, as the sender's fault
 	hang     sinktest.Gate      // while held, requests wait without an answer
+	// beforeLookup, if set, runs once, before the next GetQueueUrl goes on.
+	beforeLookup atomic.Pointer[func()]
 }
 
 // newProxy starts a proxy on addr ("127.0.0.1:0" for any port).
@@ -79,6 +81,9 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	send := r.Header.Get("X-Amz-Target") == "AmazonSQS.SendMessageBatch"
 	if r.Header.Get("X-Amz-Target") == "AmazonSQS.GetQueueUrl" {
 		p.lookups.Add(1)
+		if f := p.beforeLookup.Swap(nil); f != nil {
+			(*f)()
+		}
 	}
 	if send {
 		p.sends.Add(1)
@@ -284,8 +289,9 @@ func TestServerRestart(t *testing.T) {
 }
 
 // TestQueueRecreated deletes the queue and makes it again with the same
-// name: a Put while it is gone fails, and makes the sink look the URL up
-// again on the next Put.
+// name. A Put that meets the queue gone looks its URL up again, once, within
+// the same Put: it succeeds if the queue is back by then, and fails, with a
+// plain error, if it is not.
 func TestQueueRecreated(t *testing.T) {
 	p := newProxy(t, "127.0.0.1:0")
 	c := newClient(t)
@@ -307,8 +313,26 @@ func TestQueueRecreated(t *testing.T) {
 	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000022", 10, 100), 10*time.Second)
 	l.Check(t)
 
+	// Gone when the Put sends, back when it looks the name up again.
 	deleteQueue(t, c, queueURL)
+	recreate := func() {
+		if _, err := c.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(name)}); err != nil {
+			t.Errorf("CreateQueue %s: %v", name, err)
+		}
+	}
+	p.beforeLookup.Store(&recreate)
 	lookups := p.lookups.Load()
+	r.parts = map[string]map[int]string{}
+	l = sinktest.NewLedger(sinktest.Harness{Sink: s, Stored: r.stored})
+	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000026", 10, 100), 10*time.Second)
+	if n := p.lookups.Load() - lookups; n != 1 {
+		t.Errorf("%d GetQueueUrl calls in a Put that met the queue gone; want 1", n)
+	}
+	l.Check(t)
+
+	// Gone for good: one lookup, then a plain error.
+	deleteQueue(t, c, queueURL)
+	lookups = p.lookups.Load()
 	_, err = l.Put(t, sinktest.NewBatch("REQ0000000000000000000023", 10, 100), 5*time.Second)
 	if err == nil || sink.IsRetryable(err) || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("Put to a deleted queue: got %v, want a plain error saying it does not exist", err)
@@ -317,8 +341,8 @@ func TestQueueRecreated(t *testing.T) {
 	r.parts = map[string]map[int]string{}
 	l = sinktest.NewLedger(sinktest.Harness{Sink: s, Stored: r.stored})
 	l.MustPut(t, sinktest.NewBatch("REQ0000000000000000000024", 10, 100), 10*time.Second)
-	if n := p.lookups.Load() - lookups; n != 1 {
-		t.Errorf("%d GetQueueUrl calls after the queue was gone; want 1", n)
+	if n := p.lookups.Load() - lookups; n != 2 {
+		t.Errorf("%d GetQueueUrl calls after the queue was gone; want 2, one in the Put that failed and one in the next", n)
 	}
 	l.Check(t)
 }

@@ -10,7 +10,9 @@
 //	queue_url          the queue's URL; used instead of a queue name in the host,
 //	                   it saves the GetQueueUrl call. Otherwise the name is
 //	                   resolved to a URL on the first Put and the answer cached
-//	                   until SQS says that queue does not exist.
+//	                   until SQS says that queue does not exist; the Put that
+//	                   meets that answer looks the name up again, once, and
+//	                   sends its batch again to the queue found.
 //	region             AWS region; default: the configuration's (AWS_REGION,
 //	                   which Lambda sets).
 //	endpoint           SQS endpoint URL, for SQS-compatible servers and tests;
@@ -66,6 +68,7 @@ package sqssink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -73,6 +76,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/webtrack/webtrack/shared/awsconfig"
 	"github.com/webtrack/webtrack/shared/sink"
@@ -184,7 +188,17 @@ func (s *Sink) Put(ctx context.Context, b *sink.Batch) error {
 	if err != nil {
 		return err
 	}
-	return s.sendAll(ctx, queueURL, requests)
+	err = s.sendAll(ctx, queueURL, requests)
+	if s.queue.name != "" && errors.As(err, new(*types.QueueDoesNotExist)) {
+		// The queue went away and may be back, under another URL: look
+		// it up again, once, and send the whole batch anew, since what
+		// reached the queue that went away went with it.
+		if queueURL, err = s.queue.get(ctx); err != nil {
+			return err
+		}
+		err = s.sendAll(ctx, queueURL, requests)
+	}
+	return err
 }
 
 // getQueueURL asks SQS for the URL of the named queue.
