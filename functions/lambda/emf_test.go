@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/webtrack/webtrack/events"
 	"github.com/webtrack/webtrack/shared/processor/processortest"
@@ -50,6 +52,19 @@ func TestRIELinesAreEMF(t *testing.T) {
 			}
 			if line == "" {
 				t.Fatalf("no request line in the function's output:\n%s", fn.Output())
+			}
+			// What Lambda's log-level filtering reads: with a valid RFC 3339
+			// "timestamp", "level"; without, it files the line as INFO and
+			// ApplicationLogLevel=WARN drops a failure's line and metrics.
+			var fields struct{ Timestamp, Level string }
+			if err := json.Unmarshal([]byte(line), &fields); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := time.Parse(time.RFC3339Nano, fields.Timestamp); err != nil {
+				t.Errorf("the request line's timestamp %q is not RFC 3339 (%v): Lambda would file it as INFO", fields.Timestamp, err)
+			}
+			if want := map[bool]string{true: "ERROR", false: "INFO"}[c.name == "sink failure"]; fields.Level != want {
+				t.Errorf("the request line's level is %q, want %s", fields.Level, want)
 			}
 			metrics, err := processortest.ParseEMF([]byte(line))
 			if err != nil {

@@ -6,9 +6,11 @@ package startup
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/webtrack/webtrack/shared/config"
 	"github.com/webtrack/webtrack/shared/processor"
@@ -35,7 +37,7 @@ func Environment() (config.Config, *slog.Logger, error) {
 	if err != nil {
 		return cfg, nil, err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := newLogger(os.Stderr, cfg.LogLevel, os.Getenv("AWS_LAMBDA_FUNCTION_NAME") != "")
 	slog.SetDefault(log)
 	for _, w := range config.Unknown(os.Environ()) {
 		log.Warn(w)
@@ -46,6 +48,28 @@ func Environment() (config.Config, *slog.Logger, error) {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
 	return cfg, log, nil
+}
+
+// newLogger writes JSON lines at level and above to w. On Lambda the time
+// goes under "timestamp", in RFC 3339 and UTC: Lambda's log-level filtering
+// (the ApplicationLogLevel of the JSON log format) reads a line's "level"
+// only with a valid RFC 3339 timestamp, and otherwise files the line as
+// INFO, so ApplicationLogLevel=WARN would drop the ERROR lines of failed
+// stores and their SinkFailures metric
+// (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html).
+// slog's levels (DEBUG, INFO, WARN, ERROR) are Lambda's names already.
+// Elsewhere the line keeps slog's "time".
+func newLogger(w io.Writer, level slog.Leveler, lambda bool) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if lambda {
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey && a.Value.Kind() == slog.KindTime {
+				return slog.String("timestamp", a.Value.Time().UTC().Format(time.RFC3339Nano))
+			}
+			return a
+		}
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 // FromEnv starts from the Environment, opens the sink (behind group commit
