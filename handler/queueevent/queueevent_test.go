@@ -116,8 +116,24 @@ func TestNamesAreTheSinks(t *testing.T) {
 			t.Errorf("kafkasink's header %s is not in the records the compactor reads", name)
 		}
 	}
-	if queueevent.MaxMessageBytes != sqssink.DefaultMaxMessageBytes {
-		t.Errorf("the compactor takes SQS bodies of up to %d bytes; the sqs:// sink sends up to %d by default", queueevent.MaxMessageBytes, sqssink.DefaultMaxMessageBytes)
+	if queueevent.MaxMessageBytes != sqssink.MaxMessageBytes {
+		t.Errorf("the compactor takes SQS bodies of up to %d bytes; the sqs:// sink may send up to %d", queueevent.MaxMessageBytes, sqssink.MaxMessageBytes)
+	}
+}
+
+// TestSQSLargestMessage hands the compactor a message as large as the sqs://
+// sink sends with max_message_bytes at its most: it must be stored, not
+// refused as poison after the sink's client was answered 200.
+func TestSQSLargestMessage(t *testing.T) {
+	h, dir := handler(t, nil)
+	const attributes = 200 // more than the sink's attributes of a message of this batch
+	n := (sqssink.MaxMessageBytes - attributes) / (len(lines("REQL", 1)) + 4) // i below 10⁵
+	m := queueeventtest.SinkMessage("l1", "REQL", 1, 1, "default", "web", lines("REQL", n))
+	if got := invoke(t, h, queueeventtest.SQSEvent([]types.Message{m}, sent)); len(got) != 0 {
+		t.Fatalf("a body of %d bytes: batchItemFailures %q, want none", len(*m.Body), got)
+	}
+	if got := stored(t, dir); len(got["REQL"]) != n {
+		t.Errorf("stored %d of the message's %d lines", len(got["REQL"]), n)
 	}
 }
 

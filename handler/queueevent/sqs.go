@@ -23,9 +23,10 @@ const (
 	attrLogstore  = "logstore"
 )
 
-// MaxMessageBytes is the largest SQS message body taken: the sqs:// sink's
-// default max_message_bytes.
-const MaxMessageBytes = 256 << 10
+// MaxMessageBytes is the largest SQS message body taken: the most the
+// sqs:// sink sends, at its largest max_message_bytes (sqssink.MaxMessageBytes,
+// which a test ties to this), so that no message it sent is poison.
+const MaxMessageBytes = 1 << 20
 
 // sqsMessage reads one message of an SQS event.
 func (ev *event) sqsMessage(raw jsontext.Value) {

@@ -85,6 +85,9 @@ import (
 const (
 	// DefaultMaxMessageBytes is the default for max_message_bytes.
 	DefaultMaxMessageBytes = 256 << 10
+	// MaxMessageBytes is the largest max_message_bytes: the most SQS takes
+	// in one message, body and attributes. Consumers take bodies this large.
+	MaxMessageBytes = 1 << 20
 	// maxRequestBytes is the most that SQS takes in one SendMessageBatch,
 	// counted over all its messages' bodies and attributes.
 	maxRequestBytes = 1 << 20
@@ -120,8 +123,8 @@ func open(ctx context.Context, u *url.URL, load awsconfig.Loader) (sink.Sink, er
 	}
 	if v := q.Get("max_message_bytes"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < minMessageBytes || n > maxRequestBytes {
-			return nil, fmt.Errorf("sqs: max_message_bytes %q: want a number from %d to %d", v, minMessageBytes, maxRequestBytes)
+		if err != nil || n < minMessageBytes || n > MaxMessageBytes {
+			return nil, fmt.Errorf("sqs: max_message_bytes %q: want a number from %d to %d", v, minMessageBytes, MaxMessageBytes)
 		}
 		s.maxMessageBytes = n
 	}
