@@ -126,8 +126,9 @@ func TestNamesAreTheSinks(t *testing.T) {
 // refused as poison after the sink's client was answered 200.
 func TestSQSLargestMessage(t *testing.T) {
 	h, dir := handler(t, nil)
-	const attributes = 200 // more than the sink's attributes of a message of this batch
-	n := (sqssink.MaxMessageBytes - attributes) / (len(lines("REQL", 1)) + 4) // i below 10⁵
+	// Room for the sink's attributes, and lines as long as the last, whose
+	// i has 4 more digits than the first's.
+	n := (sqssink.MaxMessageBytes - 200) / (len(lines("REQL", 1)) + 4)
 	m := queueeventtest.SinkMessage("l1", "REQL", 1, 1, "default", "web", lines("REQL", n))
 	if got := invoke(t, h, queueeventtest.SQSEvent([]types.Message{m}, sent)); len(got) != 0 {
 		t.Fatalf("a body of %d bytes: batchItemFailures %q, want none", len(*m.Body), got)
