@@ -182,6 +182,12 @@ func TestTemplateQueuePath(t *testing.T) {
 	want("Parameters.QueuePath.Default", "false")
 	want("Parameters.MaximumBatchingWindowInSeconds.Default", 300)
 	want("Parameters.MaximumBatchingWindowInSeconds.MaxValue", 300)
+	// A BatchSize over 10 needs a window of at least 1 s, or the event
+	// source mapping (and the stack) fails:
+	// https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html
+	if low, _ := at("Parameters.MaximumBatchingWindowInSeconds.MinValue").(int); low < 1 {
+		t.Errorf("MaximumBatchingWindowInSeconds admits %d: with BatchSize 10000 the mapping needs at least 1", low)
+	}
 	want("Conditions.WithQueuePath", "[QueuePath true]")
 	for _, name := range []string{"WebtrackQueue", "WebtrackDeadLetterQueue", "CompactorFunction", "CompactorRole"} {
 		want("Resources."+name+".Condition", "WithQueuePath")
@@ -191,10 +197,16 @@ func TestTemplateQueuePath(t *testing.T) {
 	if n, _ := at("Resources.WebtrackQueue.Properties.RedrivePolicy.maxReceiveCount").(int); n < 2 || n > 10 {
 		t.Errorf("maxReceiveCount %d: want a few receives (2 to 10) before the dead-letter queue", n)
 	}
+	// AWS's rule for an SQS event source: a visibility timeout of at least
+	// six times the function's timeout plus the batching window
+	// (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html),
+	// here the longest window the parameter admits.
 	visibility, _ := at("Resources.WebtrackQueue.Properties.VisibilityTimeout").(int)
 	timeout, _ := at("Resources.CompactorFunction.Properties.Timeout").(int)
-	if timeout == 0 || visibility < 6*timeout {
-		t.Errorf("queue visibility timeout %ds, compactor timeout %ds: want at least six times the timeout", visibility, timeout)
+	window, _ := at("Parameters.MaximumBatchingWindowInSeconds.MaxValue").(int)
+	if timeout == 0 || window == 0 || visibility < 6*timeout+window {
+		t.Errorf("queue visibility timeout %d s, compactor timeout %d s, batching window up to %d s: want at least 6 x %d + %d = %d s",
+			visibility, timeout, window, timeout, window, 6*timeout+window)
 	}
 
 	fn := "Resources.CompactorFunction."
@@ -218,6 +230,16 @@ func TestTemplateQueuePath(t *testing.T) {
 		want(ev+"Properties.BatchSize", 10000)
 		want(ev+"Properties.MaximumBatchingWindowInSeconds", "MaximumBatchingWindowInSeconds")
 		want(ev+"Properties.FunctionResponseTypes", "[ReportBatchItemFailures]")
+		// A cap on the compactor instances the queue runs at once, in the
+		// 2 to 1000 that ScalingConfig takes
+		// (https://docs.aws.amazon.com/lambda/latest/api/API_ScalingConfig.html).
+		want(ev+"Properties.ScalingConfig.MaximumConcurrency", "CompactorMaximumConcurrency")
+	}
+	low, _ := at("Parameters.CompactorMaximumConcurrency.MinValue").(int)
+	high, _ := at("Parameters.CompactorMaximumConcurrency.MaxValue").(int)
+	def, _ := at("Parameters.CompactorMaximumConcurrency.Default").(int)
+	if low < 2 || high > 1000 || def < low || def > high {
+		t.Errorf("CompactorMaximumConcurrency admits %d to %d, default %d: want within 2 to 1000", low, high, def)
 	}
 
 	// The compactor's role: receive and delete on the queue, PutObject

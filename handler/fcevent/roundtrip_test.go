@@ -41,7 +41,6 @@ func TestProtocol(t *testing.T) {
 // lossy are the cases whose request FC's gateway cannot pass on as sent, and
 // the value of field a that is stored instead.
 var lossy = map[string]string{
-	"repeated beacon parameter": "1,2",    // a=1&a=2 arrives as a="1,2"
 	"invalid utf-8 in a beacon": "\ufffd", // %FF, decoded into a JSON string, arrives as U+FFFD
 }
 

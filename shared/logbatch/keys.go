@@ -5,11 +5,11 @@ import "github.com/webtrack/webtrack/shared/apierror"
 // MaxKeyBytes is the longest key the service accepts.
 const MaxKeyBytes = 128
 
-// reservedKeys may not be sent as content keys: the service sets them.
+// reservedKeys may not be sent as content keys: the service sets them. An
+// entry's own __topic__ and __source__ are content, stored under their names
+// (see own).
 var reservedKeys = map[string]bool{
 	"__time__":           true,
-	"__source__":         true,
-	"__topic__":          true,
 	"__partition_time__": true,
 	"_extract_others_":   true,
 	"__extract_others__": true,

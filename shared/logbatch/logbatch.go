@@ -9,12 +9,18 @@
 // are stored as their compact JSON text, as the browser SDK sends them. An
 // entry that names the same key twice is rejected with InvalidKey, so every
 // stored line is an unambiguous JSON object.
+//
+// An entry may carry its own __topic__ or __source__, as a logger of the
+// service's team sends: the entry's value keeps the name, and the batch's is
+// stored as __topic__0 or __source__0 on that entry's line, as the service
+// stores it.
 package logbatch
 
 import (
 	"bytes"
 	"errors"
 	"io"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,6 +74,7 @@ type Encoder struct {
 	fields  []byte // ,"k":"v" runs of every entry
 	ends    []int  // end of each entry's run in fields
 	times   []int64
+	owns    []own // the members each entry names itself
 	scratch []byte
 }
 
@@ -93,11 +100,12 @@ func (e *Encoder) EncodeJSON(dst, body []byte, o *Options) ([]byte, int, *apierr
 func (e *Encoder) reset(o *Options) {
 	e.opts = o
 	e.topic = append(e.topic[:0], `""`...)
-	e.source = e.source[:0]
+	e.source = append(e.source[:0], `""`...)
 	e.tags = e.tags[:0]
 	e.fields = e.fields[:0]
 	e.ends = e.ends[:0]
 	e.times = e.times[:0]
+	e.owns = e.owns[:0]
 }
 
 func (e *Encoder) parseBatch() *apierror.Error {
@@ -239,6 +247,7 @@ func (e *Encoder) parseEntry() *apierror.Error {
 		return err
 	}
 	t := e.opts.ReceivedAt.Unix()
+	var names own
 	for e.dec.PeekKind() == '"' {
 		key, err := e.readName()
 		if err != nil {
@@ -253,6 +262,7 @@ func (e *Encoder) parseEntry() *apierror.Error {
 		if err := e.startField(where, key); err != nil {
 			return err
 		}
+		names |= ownKeys[string(key)]
 		if err := e.appendValue(&e.fields, where, key); err != nil {
 			return err
 		}
@@ -260,8 +270,38 @@ func (e *Encoder) parseEntry() *apierror.Error {
 	if _, err := e.dec.ReadToken(); err != nil {
 		return syntaxError(err)
 	}
+	if err := names.check(where); err != nil {
+		return err
+	}
 	e.ends = append(e.ends, len(e.fields))
 	e.times = append(e.times, t)
+	e.owns = append(e.owns, names&(ownTopic|ownSource))
+	return nil
+}
+
+// own says which of the batch's members an entry names itself. An entry's
+// __topic__ (__source__) displaces the batch's to __topic__0 (__source__0),
+// which the entry then may not name too.
+type own uint8
+
+const (
+	ownTopic own = 1 << iota
+	ownSource
+	ownTopic0
+	ownSource0
+)
+
+var ownKeys = map[string]own{"__topic__": ownTopic, "__source__": ownSource, "__topic__0": ownTopic0, "__source__0": ownSource0}
+
+// check refuses an entry that names both a member and the name the batch's
+// member is displaced to: its line would hold that name twice.
+func (o own) check(where place) *apierror.Error {
+	switch {
+	case o&(ownTopic|ownTopic0) == ownTopic|ownTopic0:
+		return invalidKey(where, []byte("__topic__0"), "holds the batch's __topic__ in an entry that has its own __topic__")
+	case o&(ownSource|ownSource0) == ownSource|ownSource0:
+		return invalidKey(where, []byte("__source__0"), "holds the batch's __source__ in an entry that has its own __source__")
+	}
 	return nil
 }
 
@@ -361,22 +401,28 @@ func (e *Encoder) clientTime(where place, text []byte) (int64, *apierror.Error) 
 	return t, nil
 }
 
-// assemble appends each entry's line to dst: its time, the batch's common
-// fields, then the entry's own fields. The size is known, and checked
-// against the output limit, before anything is allocated.
+// assemble appends each entry's line to dst: its time, the batch's topic,
+// source and common fields, then the entry's own fields. The size is known,
+// and checked against the output limit, before anything is allocated.
 func (e *Encoder) assemble(dst []byte) ([]byte, *apierror.Error) {
 	common := e.common()
-	size := len(e.fields) + len(e.ends)*(len(common)+len(`{"__time__":}`)+22)
+	// {"__time__":N,"__topic__":T,"__source__":S and }: at most this many
+	// bytes around an entry's fields, and one more for each member the
+	// entry displaces (its 0).
+	around := len(`{"__time__":,"__topic__":,"__source__":}`) + 20 + len(e.topic) + len(e.source) + len(common)
+	size := len(e.fields) + len(e.ends)*(around+1) // and a newline each
+	for _, o := range e.owns {
+		size += bits.OnesCount8(uint8(o))
+	}
 	if limit := e.opts.MaxOutputBytes; limit > 0 && size > limit {
 		return nil, apierror.New(apierror.PostBodyTooLarge,
 			"the %d entries would be stored as %d bytes, more than the %d allowed: every entry repeats the %d bytes of __topic__, __source__ and __tags__; send fewer or smaller tags",
-			len(e.ends), size, limit, len(common))
+			len(e.ends), size, limit, around)
 	}
 	if limit := e.opts.MaxLineBytes; limit > 0 {
 		start := 0
 		for i, end := range e.ends {
-			// {"__time__":N and }: at most 33 bytes around the fields.
-			if n := end - start + len(common) + 33; n > limit {
+			if n := end - start + around + bits.OnesCount8(uint8(e.owns[i])); n > limit {
 				return nil, apierror.New(apierror.PostBodyTooLarge,
 					"%s would be stored as a line of about %d bytes, more than the %d that the configured sink can carry in one message",
 					place(i), n, limit)
@@ -388,6 +434,8 @@ func (e *Encoder) assemble(dst []byte) ([]byte, *apierror.Error) {
 	start := 0
 	for i, end := range e.ends {
 		out = strconv.AppendInt(append(out, `{"__time__":`...), e.times[i], 10)
+		out = appendMember(out, "__topic__", e.owns[i]&ownTopic != 0, e.topic)
+		out = appendMember(out, "__source__", e.owns[i]&ownSource != 0, e.source)
 		out = append(out, common...)
 		out = append(out, e.fields[start:end]...)
 		out = append(out, "}\n"...)
@@ -396,18 +444,21 @@ func (e *Encoder) assemble(dst []byte) ([]byte, *apierror.Error) {
 	return out, nil
 }
 
-// common builds the fields every line of the batch carries. It reuses the
-// scratch buffer, which nothing else needs by now.
-func (e *Encoder) common() []byte {
-	c := append(e.scratch[:0], `,"__topic__":`...)
-	c = append(c, e.topic...)
-	c = append(c, `,"__source__":`...)
-	if len(e.source) == 0 || string(e.source) == `""` {
-		c, _ = jsontext.AppendQuote(c, e.opts.ClientIP) // the service's default source
-	} else {
-		c = append(c, e.source...)
+// appendMember appends the batch's member ,"name":value, named name0 when
+// the entry displaced it with its own.
+func appendMember(dst []byte, name string, displaced bool, value []byte) []byte {
+	dst = append(append(dst, `,"`...), name...)
+	if displaced {
+		dst = append(dst, '0')
 	}
-	c = append(c, e.tags...)
+	return append(append(dst, `":`...), value...)
+}
+
+// common builds the fields after the topic and source that every line of
+// the batch carries. It reuses the scratch buffer, which nothing else needs
+// by now.
+func (e *Encoder) common() []byte {
+	c := append(e.scratch[:0], e.tags...)
 	if e.opts.RequestID != "" {
 		c = append(c, `,"__tag__:__request_id__":`...)
 		c, _ = jsontext.AppendQuote(c, e.opts.RequestID)

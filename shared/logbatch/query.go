@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -20,8 +21,12 @@ const APIVersionParam = "APIVersion"
 
 // EncodeQuery encodes a GET beacon as one entry: every query parameter except
 // APIVersion becomes a field, and __topic__ and __source__ set the topic and
-// source. The extra fields (track_ua.gif's User-Agent and Referer) follow.
-// The line is appended to dst, as EncodeJSON appends.
+// source; the source is the client's address when the beacon names none. A
+// parameter given more than once (a tracking script's push of the same key
+// twice) is one field of its values joined by commas, in the order sent, as
+// the HTTP gateways in front of functions pass it. The extra fields
+// (track_ua.gif's User-Agent and Referer) follow. The line is appended to
+// dst, as EncodeJSON appends.
 func (e *Encoder) EncodeQuery(dst []byte, query url.Values, extra []Field, o *Options) ([]byte, int, *apierror.Error) {
 	e.reset(o)
 	const where = inQuery
@@ -34,10 +39,7 @@ func (e *Encoder) EncodeQuery(dst []byte, query url.Values, extra []Field, o *Op
 		if !utf8.ValidString(key) {
 			return nil, 0, apierror.New(apierror.InvalidEncoding, "query parameter %q is not UTF-8", key)
 		}
-		if len(values) != 1 {
-			return nil, 0, invalidKey(where, []byte(key), "is given more than once")
-		}
-		value := values[0]
+		value := strings.Join(values, ",")
 		if !utf8.ValidString(value) {
 			return nil, 0, apierror.New(apierror.InvalidEncoding, "the value of query parameter %q is not UTF-8", key)
 		}
@@ -66,8 +68,12 @@ func (e *Encoder) EncodeQuery(dst []byte, query url.Values, extra []Field, o *Op
 			return nil, 0, err
 		}
 	}
+	if string(e.source) == `""` { // the service's source for a beacon
+		e.source, _ = jsontext.AppendQuote(e.source[:0], o.ClientIP)
+	}
 	e.ends = append(e.ends, len(e.fields))
 	e.times = append(e.times, t)
+	e.owns = append(e.owns, 0)
 	out, err := e.assemble(dst)
 	return out, 1, err
 }

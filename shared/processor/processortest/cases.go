@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/klauspost/compress/zlib"
 	"github.com/pierrec/lz4/v4"
@@ -65,6 +66,22 @@ func fail(name string, status int, code string, req processor.Request) Case {
 }
 
 func clientTime(c *processor.Config) { c.ClientTime = true }
+
+// ownTopics is a batch as a web-tracking logger by the service's team sends
+// it: __topic__ inside every entry, the batch's own naming the merge, and an
+// x-log-bodyrawsize that counts the body's UTF-16 code units, the length of
+// a JavaScript string.
+var ownTopics = func() processor.Request {
+	body := `{"__topic__":"merged","__logs__":[` +
+		`{"__topic__":"页面","msg":"日本語 ✓ 😀"},` +
+		`{"__topic__":"click","__source__":"button","msg":"Grüße"},` +
+		`{"msg":"plain"}],"__tags__":{"logger":"web-tracking"}}`
+	units := len(utf16.Encode([]rune(body)))
+	if units == len(body) {
+		panic("the body's UTF-16 length must differ from its byte length")
+	}
+	return Post("web", []byte(body), sdk(units)...)
+}()
 
 // Cases is the protocol table.
 func Cases() []Case {
@@ -148,10 +165,37 @@ func Cases() []Case {
 			Check: oneLine(func(t *testing.T, l map[string]any) {
 				wantEqual(t, "__time__", Field(t, l, "__time__"), strconv.FormatInt(ReceivedAt.Unix()-3600, 10))
 			})},
-		{Name: "source defaults to client ip", Request: post(batchOf(`{"a":"b"}`)), Status: 200, Entries: 1,
+		// As the service: a POST that names no source leaves it empty, the
+		// address only in __tag__:__client_ip__; a beacon's is the address.
+		{Name: "post without a source stores it empty", Request: post(batchOf(`{"a":"b"}`)), Status: 200, Entries: 1,
+			Check: oneLine(func(t *testing.T, l map[string]any) {
+				wantEqual(t, "__source__", Field(t, l, "__source__"), "")
+				wantEqual(t, "client ip", Field(t, l, "__tag__:__client_ip__"), "203.0.113.7")
+			})},
+		{Name: "beacon source is the client address", Request: Get("web", "track", "APIVersion=0.6.0&a=b"), Status: 200, Entries: 1,
 			Check: oneLine(func(t *testing.T, l map[string]any) {
 				wantEqual(t, "__source__", Field(t, l, "__source__"), "203.0.113.7")
 			})},
+		{Name: "entries with their own topic", Request: ownTopics, Status: 200, Entries: 3,
+			Check: func(t *testing.T, _ *processor.Response, stored []Object) {
+				lines := Lines(stored)
+				if len(lines) != 3 {
+					return
+				}
+				for i, want := range []map[string]string{
+					{"__topic__": "页面", "__topic__0": "merged", "__source__": "", "msg": "日本語 ✓ 😀"},
+					{"__topic__": "click", "__topic__0": "merged", "__source__": "button", "__source__0": "", "msg": "Grüße"},
+					{"__topic__": "merged", "__source__": "", "msg": "plain"},
+				} {
+					for k, v := range want {
+						wantEqual(t, fmt.Sprintf("line %d %s", i, k), Field(t, lines[i], k), v)
+					}
+					if _, ok := lines[i]["__topic__0"]; ok && want["__topic__0"] == "" {
+						t.Errorf("line %d holds __topic__0 although its entry has no topic of its own", i)
+					}
+					wantEqual(t, fmt.Sprintf("line %d client ip", i), Field(t, lines[i], "__tag__:__client_ip__"), "203.0.113.7")
+				}
+			}},
 		{Name: "no client metadata when off", Config: func(c *processor.Config) { c.ClientMetadata = false }, Request: post(Batch), Status: 200, Entries: 2,
 			Check: func(t *testing.T, _ *processor.Response, stored []Object) {
 				for _, l := range Lines(stored) {
@@ -223,11 +267,18 @@ func Cases() []Case {
 		fail("key with a space", 400, "InvalidKey", post(batchOf(`{"a b":"c"}`))),
 		fail("key starting with a digit", 400, "InvalidKey", post(batchOf(`{"1a":"c"}`))),
 		fail("key over 128 bytes", 400, "InvalidKey", post(batchOf(`{"`+strings.Repeat("k", 129)+`":"c"}`))),
-		fail("reserved key", 400, "InvalidKey", post(batchOf(`{"__topic__":"c"}`))),
+		fail("reserved key", 400, "InvalidKey", post(batchOf(`{"__partition_time__":"c"}`))),
+		fail("entry topic and __topic__0", 400, "InvalidKey", post(batchOf(`{"__topic__":"c","__topic__0":"d"}`))),
 		fail("duplicate key", 400, "InvalidKey", post(batchOf(`{"a":"1","a":"2"}`))),
 		fail("reserved tag", 400, "InvalidKey", post(`{"__logs__":[{"a":"b"}],"__tags__":{"__client_ip__":"1.2.3.4"}}`)),
 		fail("reserved request id tag", 400, "InvalidKey", post(`{"__logs__":[{"a":"b"}],"__tags__":{"__request_id__":"forged"}}`)),
-		fail("repeated beacon parameter", 400, "InvalidKey", Get("web", "track", "APIVersion=0.6.0&a=1&a=2")),
+		// loghub-tracking.js, the script the service's documents offer, sends a
+		// key pushed twice twice. Every front door joins the values by commas.
+		{Name: "repeated beacon parameter", Request: Get("web", "track", "APIVersion=0.6.0&a=first&a=second&other=x"), Status: 200, Entries: 1,
+			Check: oneLine(func(t *testing.T, l map[string]any) {
+				wantEqual(t, "a", Field(t, l, "a"), "first,second")
+				wantEqual(t, "other", Field(t, l, "other"), "x")
+			})},
 		fail("beacon query over 16 KiB", 414, "RequestURITooLong", Get("web", "track", "APIVersion=0.6.0&v="+strings.Repeat("x", 16<<10))),
 		// 6,000 bytes decoded, 18,000 as sent: the limit is on what is sent.
 		fail("beacon query over 16 KiB percent-encoded", 414, "RequestURITooLong", Get("web", "track", "APIVersion=0.6.0&v="+strings.Repeat("%E4%B8%AD", 2000))),
