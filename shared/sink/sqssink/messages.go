@@ -84,8 +84,8 @@ func (s *Sink) entry(b *sink.Batch, chunk []byte, part, parts int) types.SendMes
 
 // MaxLineBytes is the longest line that fits in a message with the largest
 // attributes: the longest request id, project and logstore names, part
-// numbers of 10 digits. A line with characters that need escaping may still
-// be refused by Put, before anything is sent.
+// numbers of 10 digits. The line is counted as sent, its characters that
+// SQS refuses escaped: each U+FFFE or U+FFFF as 6 bytes, not 3.
 func (s *Sink) MaxLineBytes() int {
 	return s.maxMessageBytes - attrSize(names.MaxRequestIDLen, names.MaxNameLen, names.MaxNameLen, 10) - 1 // the line's newline
 }

@@ -302,19 +302,22 @@ func TestEmptyBatchSendsNothing(t *testing.T) {
 }
 
 // TestMaxLineBytesFits puts, with the largest attributes a batch can carry,
-// a line of exactly the length the sink declares it can carry: it must be
-// stored, so that the processor's check in advance never lets through a
-// line that the sink then refuses.
+// lines of exactly the length the sink declares it can carry, counted as
+// sent: U+FFFE as its 6-byte escape. They must be stored, so that the
+// processor's check in advance never lets through a line that the sink then
+// refuses.
 func TestMaxLineBytesFits(t *testing.T) {
 	h, _ := newHarness(t, "", localSQS.Endpoint(t), "&max_message_bytes=2048")
 	limit := sink.MaxLineBytes(h.Sink)
 	if limit <= 0 || limit >= 2048 {
 		t.Fatalf("MaxLineBytes %d with max_message_bytes 2048", limit)
 	}
-	line := `{"a":"` + strings.Repeat("x", limit-len(`{"a":""}`)) + `"}`
-	b := sinktest.BatchOf(strings.Repeat("R", 64), line)
-	b.Project, b.Logstore = strings.Repeat("p", 63), strings.Repeat("l", 63)
-	if err := h.Sink.Put(context.Background(), b); err != nil {
-		t.Fatalf("a line of MaxLineBytes (%d) with the largest attributes: %v", limit, err)
+	n := limit - len(`{"a":""}`)
+	for _, value := range []string{strings.Repeat("x", n), strings.Repeat("\uFFFE", n/6) + strings.Repeat("x", n%6)} {
+		b := sinktest.BatchOf(strings.Repeat("R", 64), `{"a":"`+value+`"}`)
+		b.Project, b.Logstore = strings.Repeat("p", 63), strings.Repeat("l", 63)
+		if err := h.Sink.Put(context.Background(), b); err != nil {
+			t.Errorf("a line of MaxLineBytes (%d) with the largest attributes: %v", limit, err)
+		}
 	}
 }
