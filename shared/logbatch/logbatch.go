@@ -406,10 +406,11 @@ func (e *Encoder) clientTime(where place, text []byte) (int64, *apierror.Error) 
 // and checked against the output limit, before anything is allocated.
 func (e *Encoder) assemble(dst []byte) ([]byte, *apierror.Error) {
 	common := e.common()
-	// {"__time__":N,"__topic__":T,"__source__":S and }: at most this many
-	// bytes around an entry's fields, and one more for each member the
-	// entry displaces (its 0).
-	around := len(`{"__time__":,"__topic__":,"__source__":}`) + 20 + len(e.topic) + len(e.source) + len(common)
+	// Every line repeats the topic, source and common fields; with
+	// {"__time__":N and } at most around bytes surround an entry's fields,
+	// and one more for each member the entry displaces (its 0).
+	repeated := len(`,"__topic__":,"__source__":`) + len(e.topic) + len(e.source) + len(common)
+	around := len(`{"__time__":}`) + 20 + repeated
 	size := len(e.fields) + len(e.ends)*(around+1) // and a newline each
 	for _, o := range e.owns {
 		size += bits.OnesCount8(uint8(o))
@@ -417,7 +418,7 @@ func (e *Encoder) assemble(dst []byte) ([]byte, *apierror.Error) {
 	if limit := e.opts.MaxOutputBytes; limit > 0 && size > limit {
 		return nil, apierror.New(apierror.PostBodyTooLarge,
 			"the %d entries would be stored as %d bytes, more than the %d allowed: every entry repeats the %d bytes of __topic__, __source__ and __tags__; send fewer or smaller tags",
-			len(e.ends), size, limit, around)
+			len(e.ends), size, limit, repeated)
 	}
 	if limit := e.opts.MaxLineBytes; limit > 0 {
 		start := 0
