@@ -19,17 +19,18 @@ import (
 // slowSink takes a while over each write, as a real store does, and keeps
 // a copy of every batch it stored.
 type slowSink struct {
-	delay   time.Duration
-	fail    error
-	started atomic.Int32
-	mu      sync.Mutex
-	puts    []sink.Batch
+	delay    time.Duration
+	perEntry time.Duration // added to delay for each entry
+	fail     error
+	started  atomic.Int32
+	mu       sync.Mutex
+	puts     []sink.Batch
 }
 
 func (s *slowSink) Put(ctx context.Context, b *sink.Batch) error {
 	s.started.Add(1)
 	select {
-	case <-time.After(s.delay):
+	case <-time.After(s.delay + time.Duration(b.Entries)*s.perEntry):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -64,6 +65,28 @@ func request(i, n int) *sink.Batch {
 		nd = fmt.Appendf(nd, `{"__tag__:__request_id__":"r%d","e":%d}`+"\n", i, e)
 	}
 	return &sink.Batch{Project: "p", Logstore: "web", RequestID: fmt.Sprintf("r%d", i), ReceivedAt: hour.Add(time.Duration(i) * time.Millisecond), Entries: n, NDJSON: nd}
+}
+
+// warm makes 16 writes through s, at once and into a partition of their
+// own, so that s knows how long inner's writes take and lets requests with
+// a deadline queue; it then forgets them.
+func warm(t *testing.T, s sink.Sink, inner *slowSink) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			b := request(1000+i, 1)
+			b.Logstore = "warm-up"
+			if err := s.Put(ctx, b); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	inner.puts = nil
+	inner.started.Store(0)
 }
 
 // putAll sends n requests of 10 entries at once, each with its own
@@ -130,6 +153,7 @@ func checkStored(t *testing.T, puts []sink.Batch, want map[int]bool) {
 func TestConcurrentRequestsShareWrites(t *testing.T) {
 	inner := &slowSink{delay: 20 * time.Millisecond}
 	s := groupcommit.New(inner, groupcommit.DefaultOptions())
+	warm(t, s, inner)
 	const n = 64
 	want := map[int]bool{}
 	for i, err := range putAll(t, s, n, 5*time.Second) {
@@ -208,6 +232,7 @@ func TestGroupLimits(t *testing.T) {
 	} {
 		inner := &slowSink{delay: 20 * time.Millisecond}
 		s := groupcommit.New(inner, opts)
+		warm(t, s, inner)
 		want := map[int]bool{}
 		for i, err := range putAll(t, s, 48, 5*time.Second) {
 			if err != nil {
@@ -232,8 +257,11 @@ func TestGroupLimits(t *testing.T) {
 }
 
 func TestMemberPastItsDeadlineLeavesUnstored(t *testing.T) {
-	inner := &slowSink{delay: time.Second}
+	inner := &slowSink{}
 	s := groupcommit.New(inner, groupcommit.DefaultOptions())
+	// Writes take no time, as far as s knows, until they take a second.
+	warm(t, s, inner)
+	inner.delay = time.Second
 	first := make(chan error)
 	go func() { first <- s.Put(context.Background(), request(0, 10)) }()
 	inner.waitStarted(t)
@@ -254,8 +282,8 @@ func TestMemberPastItsDeadlineLeavesUnstored(t *testing.T) {
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
-	if !errors.Is(hurried, sink.ErrUnavailable) || !errors.Is(hurried, context.DeadlineExceeded) {
-		t.Errorf("hurried request: %v, want unavailable past its deadline", hurried)
+	if !sink.IsRetryable(hurried) || !errors.Is(hurried, context.DeadlineExceeded) {
+		t.Errorf("hurried request: %v, want a retryable error past its deadline", hurried)
 	}
 	if patient != nil {
 		t.Errorf("patient request: %v", patient)
@@ -264,12 +292,14 @@ func TestMemberPastItsDeadlineLeavesUnstored(t *testing.T) {
 }
 
 func TestGroupWriteEndsAtTheEarliestDeadline(t *testing.T) {
-	inner := &slowSink{delay: 150 * time.Millisecond}
+	inner := &slowSink{perEntry: 10 * time.Millisecond}
 	s := groupcommit.New(inner, groupcommit.DefaultOptions())
+	warm(t, s, inner) // a write takes 10 ms, as far as s knows
 	go s.Put(context.Background(), request(0, 10))
 	inner.waitStarted(t)
-	// Both queue behind request 0; the group they form begins at about
-	// 150 ms and would need 150 ms more, past the short member's deadline.
+	// Both queue behind request 0, whose write takes 100 ms; the group they
+	// form begins then, expecting to take 100 ms too, but its 20 entries
+	// take 200 ms, past the short member's deadline.
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, timeout := range []time.Duration{250 * time.Millisecond, 5 * time.Second} {
@@ -283,6 +313,71 @@ func TestGroupWriteEndsAtTheEarliestDeadline(t *testing.T) {
 	for i, err := range errs {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("member %d: %v, want the group's write to end at the earliest deadline", i+1, err)
+		}
+	}
+	checkStored(t, inner.puts, map[int]bool{0: true, 1: false, 2: false})
+}
+
+func TestMemberThatCannotCoverTheWriteIsWrittenAlone(t *testing.T) {
+	inner := &slowSink{}
+	s := groupcommit.New(inner, groupcommit.DefaultOptions())
+	warm(t, s, inner)
+	inner.delay = 150 * time.Millisecond
+	go s.Put(context.Background(), request(0, 10))
+	inner.waitStarted(t)
+	// Both queue behind request 0, expecting writes to take no time. When
+	// its write returns after 150 ms, the short member has 100 ms left, too
+	// little for a write: it is written alone, rather than cut the group's
+	// write short, and runs out of time; the other member is stored.
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, timeout := range []time.Duration{250 * time.Millisecond, 5 * time.Second} {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			errs[i] = s.Put(ctx, request(i+1, 10))
+		})
+	}
+	wg.Wait()
+	if !errors.Is(errs[0], context.DeadlineExceeded) || errs[1] != nil {
+		t.Errorf("short member: %v, want its deadline exceeded; long member: %v", errs[0], errs[1])
+	}
+	checkStored(t, inner.puts, map[int]bool{0: true, 1: false, 2: true})
+}
+
+func TestRequestThatCannotWaitIsWrittenAtOnce(t *testing.T) {
+	inner := &slowSink{delay: 150 * time.Millisecond}
+	s := groupcommit.New(inner, groupcommit.DefaultOptions())
+	warm(t, s, inner) // writes take 150 ms
+	first := make(chan error)
+	go func() { first <- s.Put(context.Background(), request(0, 10)) }()
+	inner.waitStarted(t)
+	// Waiting for request 0's write and then for its own would take the
+	// hurried request 300 ms, past its deadline; written at once, alone,
+	// it takes 150 ms. The patient request has time to queue.
+	var wg sync.WaitGroup
+	var hurried, patient error
+	wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+		defer cancel()
+		hurried = s.Put(ctx, request(1, 10))
+	})
+	wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		patient = s.Put(ctx, request(2, 10))
+	})
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if hurried != nil || patient != nil {
+		t.Errorf("hurried request: %v; patient request: %v", hurried, patient)
+	}
+	checkStored(t, inner.puts, map[int]bool{0: true, 1: true, 2: true})
+	for _, b := range inner.puts {
+		if b.RequestID == "r1" && b.Entries != 10 {
+			t.Errorf("the hurried request was written with others: %d entries", b.Entries)
 		}
 	}
 }
