@@ -297,16 +297,19 @@ func TestGroupWriteEndsAtTheEarliestDeadline(t *testing.T) {
 	warm(t, s, inner) // a write takes 10 ms, as far as s knows
 	go s.Put(context.Background(), request(0, 10))
 	inner.waitStarted(t)
-	// Both queue behind request 0, whose write takes 100 ms; the group they
-	// form begins then, expecting to take 100 ms too, but its 20 entries
-	// take 200 ms, past the short member's deadline.
+	// Both queue behind request 0, whose write takes 100 ms. The group they
+	// form begins then, expecting to take 100 ms too, which the short
+	// member's 300 ms deadline covers; but its 40 entries take 400 ms.
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	for i, timeout := range []time.Duration{250 * time.Millisecond, 5 * time.Second} {
+	for i, c := range []struct {
+		timeout time.Duration
+		entries int
+	}{{300 * time.Millisecond, 10}, {5 * time.Second, 30}} {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 			defer cancel()
-			errs[i] = s.Put(ctx, request(i+1, 10))
+			errs[i] = s.Put(ctx, request(i+1, c.entries))
 		})
 	}
 	wg.Wait()
