@@ -56,11 +56,16 @@ type Options struct {
 	// refused with PostBodyTooLarge before anything is allocated.
 	MaxOutputBytes int
 	// MaxLineBytes bounds each stored line, without its newline: the
-	// longest line the sink can carry, or zero for no bound.
+	// longest line the sink can carry, or zero for no bound. A line is
+	// counted as sent, each U+FFFE and U+FFFF as a 6-byte escape.
 	MaxLineBytes int
 	// RequestID is stored in every line as __tag__:__request_id__, so that
 	// the lines of one request can be found in an object that holds many.
 	RequestID string
+	// Reserve, when set, is told the size of the lines before they are
+	// allocated; its error refuses the request instead. The caller counts
+	// them against its memory budget.
+	Reserve func(size int) *apierror.Error
 }
 
 // Encoder parses requests and encodes their entries. It keeps its buffers
@@ -421,14 +426,24 @@ func (e *Encoder) assemble(dst []byte) ([]byte, *apierror.Error) {
 			len(e.ends), size, limit, repeated)
 	}
 	if limit := e.opts.MaxLineBytes; limit > 0 {
+		sent := around + escapeGrowth(e.topic) + escapeGrowth(e.source) + escapeGrowth(common)
 		start := 0
 		for i, end := range e.ends {
-			if n := end - start + around + bits.OnesCount8(uint8(e.owns[i])); n > limit {
+			n := end - start + sent + bits.OnesCount8(uint8(e.owns[i]))
+			if 2*n > limit { // escapes at most double a line
+				n += escapeGrowth(e.fields[start:end])
+			}
+			if n > limit {
 				return nil, apierror.New(apierror.PostBodyTooLarge,
 					"%s would be stored as a line of about %d bytes, more than the %d that the configured sink can carry in one message",
 					place(i), n, limit)
 			}
 			start = end
+		}
+	}
+	if e.opts.Reserve != nil {
+		if err := e.opts.Reserve(size); err != nil {
+			return nil, err
 		}
 	}
 	out := slices.Grow(dst, size)
@@ -443,6 +458,13 @@ func (e *Encoder) assemble(dst []byte) ([]byte, *apierror.Error) {
 		start = end
 	}
 	return out, nil
+}
+
+// escapeGrowth is how many bytes b gains when each U+FFFE and U+FFFF in it
+// is written as a 6-byte \uXXXX escape, as a sink that cannot carry them
+// raw (SQS) sends them.
+func escapeGrowth(b []byte) int {
+	return 3 * (bytes.Count(b, []byte("\uFFFE")) + bytes.Count(b, []byte("\uFFFF")))
 }
 
 // appendMember appends the batch's member ,"name":value, named name0 when
