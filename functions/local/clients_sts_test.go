@@ -222,7 +222,7 @@ func testBrowserSTS(t *testing.T, serverBin string) {
 				continue
 			}
 			seen[seq] = true
-			checkSignedLine(t, seq, line, mergeFields(map[string]string{"__topic__": "", "__source__": "127.0.0.1"}, wantFields(fields)), from, to, clientTimes[seq])
+			checkSignedLine(t, seq, line, mergeFields(map[string]string{"__topic__": "", "__source__": ""}, wantFields(fields)), from, to, clientTimes[seq])
 		}
 	}
 	if len(seen) != 6 {
