@@ -1,8 +1,10 @@
 // Package decompress undoes a request body's x-log-compresstype within a
 // size limit: lz4 is a raw LZ4 block, deflate is zlib-wrapped deflate, and
 // x-log-bodyrawsize must be the exact decompressed size. The declared size
-// is only a claim: nothing is allocated or inflated past the limit, whatever
-// the headers say. An uncompressed body is measured, and its declared size
+// is only a claim, but one that bounds the work: a declared size past the
+// limit is refused before anything is allocated, and nothing is allocated or
+// inflated past the declared size, so the caller can count memory for it
+// before decoding. An uncompressed body is measured, and its declared size
 // ignored.
 package decompress
 
@@ -70,19 +72,64 @@ func (d *Decoder) lz4(body []byte, size, limit int) ([]byte, *apierror.Error) {
 	if err == nil {
 		return nil, mismatch(n, size)
 	}
-	// The block may be valid but larger than declared: find out within the
-	// limit, so the client learns which of its claims was wrong.
-	if size < limit {
-		d.buf.Grow(limit)
-		if n, err2 := lz4.UncompressBlock(body, d.buf.AvailableBuffer()[:limit]); err2 == nil {
-			return nil, mismatch(n, size)
+	// The block may be valid but larger than declared: measure it without
+	// inflating it, so the client learns which of its claims was wrong.
+	if n, ok := blockSize(body, limit); ok {
+		if n > limit {
+			return nil, apierror.New(apierror.PostBodyTooLarge, "the body decompresses to more than %d bytes", limit)
 		}
+		return nil, mismatch(n, size)
 	}
 	if bytes.HasPrefix(body, frameMagic) {
 		return nil, apierror.New(apierror.PostBodyUncompressError, "the body is an LZ4 frame (magic 04 22 4D 18, as the lz4 command writes), "+
 			"but x-log-compresstype lz4 is a raw LZ4 block: compress with the block API (LZ4_compress_default, lz4.block.compress(data, store_size=False), encodeBlock in npm's lz4)")
 	}
-	return nil, apierror.New(apierror.PostBodyUncompressError, "the body is not a valid LZ4 block of %d bytes: %v", size, err)
+	return nil, apierror.New(apierror.PostBodyUncompressError, "the body is not a valid LZ4 block that decompresses to %d bytes, as x-log-bodyrawsize says: %v", size, err)
+}
+
+// blockSize is the decompressed size of a raw LZ4 block, found by reading
+// its sequences without writing them, or false if it is not a valid block.
+// It stops counting past limit.
+func blockSize(block []byte, limit int) (int, bool) {
+	size, i := 0, 0
+	length := func(n int) (int, bool) { // a 4-bit length and its extension bytes
+		if n < 15 {
+			return n, true
+		}
+		for i < len(block) {
+			b := block[i]
+			i++
+			n += int(b)
+			if b != 255 {
+				return n, true
+			}
+		}
+		return 0, false
+	}
+	for i < len(block) && size <= limit {
+		token := block[i]
+		i++
+		literals, ok := length(int(token >> 4))
+		if !ok || literals > len(block)-i {
+			return 0, false
+		}
+		i += literals
+		size += literals
+		if i == len(block) {
+			return size, true // the last sequence has only literals
+		}
+		if len(block)-i < 2 {
+			return 0, false
+		}
+		offset := int(block[i]) | int(block[i+1])<<8
+		i += 2
+		match, ok := length(int(token & 15))
+		if !ok || offset == 0 || offset > size {
+			return 0, false
+		}
+		size += match + 4
+	}
+	return size, size > limit
 }
 
 // frameMagic starts an LZ4 frame, which no valid block starts with.
@@ -100,14 +147,25 @@ func (d *Decoder) deflate(body []byte, size, limit int) ([]byte, *apierror.Error
 	}
 	d.buf.Reset()
 	d.buf.Grow(size + bytes.MinRead)
-	// Reading one byte past the limit tells an oversized body from one that
-	// fits; reaching the end of the stream verifies its checksum.
-	if _, err := d.buf.ReadFrom(io.LimitReader(d.zlib, int64(limit)+1)); err != nil {
+	// Reading one byte past the declared size tells a body that inflates
+	// further, without inflating it; reaching the end of the stream
+	// verifies its checksum.
+	if _, err := d.buf.ReadFrom(io.LimitReader(d.zlib, int64(size)+1)); err != nil {
 		return nil, uncompressError(err)
 	}
 	raw := d.buf.Bytes()
-	if len(raw) > limit {
-		return nil, apierror.New(apierror.PostBodyTooLarge, "the body inflates to more than %d bytes", limit)
+	if len(raw) > size {
+		// Measure the rest within the limit, into no buffer, so the client
+		// learns which of its claims was wrong.
+		rest, err := io.Copy(io.Discard, io.LimitReader(d.zlib, int64(limit-len(raw))+1))
+		switch n := len(raw) + int(rest); {
+		case n > limit:
+			return nil, apierror.New(apierror.PostBodyTooLarge, "the body inflates to more than %d bytes", limit)
+		case err != nil:
+			return nil, uncompressError(err)
+		default:
+			return nil, mismatch(n, size)
+		}
 	}
 	if len(raw) != size {
 		return nil, mismatch(len(raw), size)

@@ -39,13 +39,37 @@ func TestDeflateBombStopsAtTheLimit(t *testing.T) {
 	var d decompress.Decoder
 	var before, after testingMem
 	before.read()
-	_, err := d.Decode(bomb, "deflate", "1000", limit)
+	_, err := d.Decode(bomb, "deflate", strconv.Itoa(limit+1), limit)
+	if err == nil || err.Code.Name != "PostBodyTooLarge" {
+		t.Fatalf("declared past the limit: got %v", err)
+	}
+	_, err = d.Decode(bomb, "deflate", "1000", limit)
 	after.read()
 	if err == nil || err.Code.Name != "PostBodyTooLarge" {
-		t.Fatalf("got %v", err)
+		t.Fatalf("declared 1000 bytes: got %v", err)
 	}
 	if grew := after.total - before.total; grew > 8*limit {
 		t.Errorf("allocated %d bytes to refuse a bomb with a %d byte limit", grew, limit)
+	}
+}
+
+// TestDecodingStopsAtTheDeclaredSize: a body that under-states its size
+// costs what it declared, not the limit, so memory counted from the
+// declared size before decoding holds.
+func TestDecodingStopsAtTheDeclaredSize(t *testing.T) {
+	raw := bytes.Repeat([]byte(`{"k":"v"},`), 100<<10) // 1000 KB
+	for kind, body := range map[string][]byte{"deflate": processortest.Deflate(raw), "lz4": processortest.LZ4(raw)} {
+		var d decompress.Decoder
+		var before, after testingMem
+		before.read()
+		_, err := d.Decode(body, kind, "1", len(raw))
+		after.read()
+		if err == nil || err.Code.Name != "InvalidBodyRawSize" && err.Code.Name != "PostBodyUncompressError" {
+			t.Errorf("%s declaring 1 byte: got %v", kind, err)
+		}
+		if grew := after.total - before.total; grew > 64<<10 {
+			t.Errorf("%s declaring 1 byte: allocated %d bytes to refuse a %d byte body", kind, grew, len(raw))
+		}
 	}
 }
 
