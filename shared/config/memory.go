@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/webtrack/webtrack/shared/processor"
 )
 
 // DefaultMemoryBytes is the memory assumed for the local server, which no
@@ -36,9 +38,9 @@ func (r *reader) memory(cfg *Config) {
 	budget := int(p.MaxInflightBytes)
 	r.int("WEBTRACK_MAX_INFLIGHT_BYTES", &budget, 1<<20, 1<<40)
 	p.MaxInflightBytes = int64(budget)
-	// The largest request (an lz4 body of the largest raw size) must fit.
-	if need := int64(5 * p.MaxBodyBytes); p.MaxInflightBytes < need {
+	// The largest request must fit, counted as admission counts it.
+	if need := processor.MaxRequestCost(p.MaxBodyBytes, p.MaxEntries); p.MaxInflightBytes < need {
 		r.fail("WEBTRACK_MAX_INFLIGHT_BYTES", strconv.FormatInt(p.MaxInflightBytes, 10),
-			fmt.Sprintf("a request of WEBTRACK_MAX_BODY_BYTES (%d) needs up to %d bytes in flight: raise the budget (or the function's memory) or lower the body limit", p.MaxBodyBytes, need))
+			fmt.Sprintf("a request of WEBTRACK_MAX_BODY_BYTES (%d) and WEBTRACK_MAX_ENTRIES (%d) may need %d bytes in flight: raise the budget (or the function's memory) or lower the limits", p.MaxBodyBytes, p.MaxEntries, need))
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pierrec/lz4/v4"
+
 	"github.com/webtrack/webtrack/shared/ststoken"
 )
 
@@ -91,7 +93,11 @@ const MaxQueryBytes = 16 << 10
 // maxOutputBytes bounds the stored lines of one request: twice the raw body
 // limit, plus 512 bytes per entry for the fields every line repeats. Only a
 // batch whose tags are repeated on many entries reaches it.
-func (c *Config) maxOutputBytes() int { return 2*c.MaxBodyBytes + 512*c.MaxEntries }
+func maxOutputBytes(maxBodyBytes, maxEntries int) int { return 2*maxBodyBytes + 512*maxEntries }
+
+// maxRequestBytes is the largest body a request may carry as sent: the raw
+// limit, plus what LZ4 adds to incompressible data.
+func maxRequestBytes(maxBodyBytes int) int { return lz4.CompressBlockBound(maxBodyBytes) }
 
 // projectFromHost returns the project a Host names, or "" if it names none.
 func (c *Config) projectFromHost(host string) string {

@@ -11,24 +11,19 @@
 package processor
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/pierrec/lz4/v4"
 
 	"github.com/webtrack/webtrack/shared/apierror"
 	"github.com/webtrack/webtrack/shared/decompress"
@@ -51,17 +46,16 @@ type Processor struct {
 	// and the lines, held until they are stored.
 	parsers  sync.Pool
 	pendings sync.Pool
-	// maxRequestBytes is the largest body a request may carry as sent: the
-	// raw limit, plus what LZ4 adds to incompressible data.
+	// maxRequestBytes is the largest body a request may carry as sent.
 	maxRequestBytes int
 	// maxLineBytes is the longest line the sink can carry, or 0.
 	maxLineBytes int
-	admission    admission
+	admission    *admission
 }
 
 // parser is what a request uses to read, decompress and encode its body.
 type parser struct {
-	body bytes.Buffer
+	body []byte
 	dec  decompress.Decoder
 	enc  logbatch.Encoder
 	opts logbatch.Options
@@ -78,10 +72,10 @@ func New(cfg Config, s sink.Sink, log *slog.Logger) *Processor {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Processor{cfg: cfg, sink: s, log: log, maxRequestBytes: lz4.CompressBlockBound(cfg.MaxBodyBytes)}
+	p := &Processor{cfg: cfg, sink: s, log: log, maxRequestBytes: maxRequestBytes(cfg.MaxBodyBytes)}
 	p.parsers.New = func() any { return new(parser) }
 	p.pendings.New = func() any { return new(pending) }
-	p.admission.budget = cfg.MaxInflightBytes
+	p.admission = newAdmission(cfg.MaxInflightBytes, MaxRequestCost(cfg.MaxBodyBytes, cfg.MaxEntries))
 	p.maxLineBytes = sink.MaxLineBytes(s)
 	return p
 }
@@ -181,15 +175,12 @@ func (p *Processor) serve(ctx context.Context, req *Request, resp *Response, sta
 	deadline := sink.Deadline(ctx, p.cfg.SinkTimeout, p.cfg.ResponseMargin)
 	waitCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	held, err := p.admission.admit(waitCtx, estimatedCost(req, p.maxRequestBytes, p.cfg.MaxBodyBytes))
-	if err != nil {
-		return err
-	}
-	defer held.release()
+	held := &reservation{a: p.admission}
+	defer held.close()
 
 	st := p.pendings.Get().(*pending)
 	defer p.putPending(st)
-	lines, entries, err := p.encode(st.lines[:0], req, r, start, rec)
+	lines, entries, err := p.encode(waitCtx, held, st.lines[:0], req, r, start, rec)
 	st.lines = lines
 	if err != nil {
 		return err
@@ -197,7 +188,7 @@ func (p *Processor) serve(ctx context.Context, req *Request, resp *Response, sta
 	rec.entries = entries
 	if entries > 0 {
 		// Reading and decoding are over: the request now holds what storing
-		// its lines takes, more (or less) than estimated.
+		// its lines takes.
 		if err := held.resize(waitCtx, storeCost(len(lines))); err != nil {
 			return err
 		}
@@ -227,12 +218,13 @@ func (p *Processor) putPending(st *pending) {
 }
 
 // encode appends the request's lines to dst, with a pooled parser that it
-// returns before it returns.
-func (p *Processor) encode(dst []byte, req *Request, r route, start time.Time, rec *record) ([]byte, int, *apierror.Error) {
+// returns before it returns. Each step reserves in held what it allocates,
+// waiting for room until ctx is done.
+func (p *Processor) encode(ctx context.Context, held *reservation, dst []byte, req *Request, r route, start time.Time, rec *record) ([]byte, int, *apierror.Error) {
 	w := p.parsers.Get().(*parser)
 	defer func() {
-		if w.body.Cap() > maxPooledBuffer {
-			w.body = bytes.Buffer{}
+		if cap(w.body) > maxPooledBuffer {
+			w.body = nil
 		}
 		p.parsers.Put(w)
 	}()
@@ -242,11 +234,15 @@ func (p *Processor) encode(dst []byte, req *Request, r route, start time.Time, r
 		ClientMetadata: p.cfg.ClientMetadata,
 		ClientTime:     p.cfg.ClientTime || r.signed, // as the service's signed writes
 		MaxEntries:     p.cfg.MaxEntries,
-		MaxOutputBytes: p.cfg.maxOutputBytes(),
+		MaxOutputBytes: maxOutputBytes(p.cfg.MaxBodyBytes, p.cfg.MaxEntries),
 		MaxLineBytes:   p.maxLineBytes,
 		RequestID:      rec.id,
+		Reserve:        func(size int) *apierror.Error { return held.grow(ctx, int64(size)) },
 	}
 	if req.Method == http.MethodGet {
+		if err := held.grow(ctx, getCost); err != nil {
+			return dst, 0, err
+		}
 		if n := querySize(req.Query); n > MaxQueryBytes {
 			return dst, 0, apierror.New(apierror.RequestURITooLong, "the query is %d bytes; a GET request may carry at most %d: POST larger batches", n, MaxQueryBytes)
 		}
@@ -259,9 +255,12 @@ func (p *Processor) encode(dst []byte, req *Request, r route, start time.Time, r
 		}
 		return w.enc.EncodeQuery(dst, req.Query, extra, &w.opts)
 	}
-	body, err := p.readBody(w, req)
+	body, err := p.readBody(ctx, held, w, req)
 	rec.bytes = len(body)
 	if err != nil {
+		return dst, 0, err
+	}
+	if err := held.grow(ctx, decodeCost(req, len(body), p.cfg.MaxBodyBytes)); err != nil {
 		return dst, 0, err
 	}
 	if r.signed && !signing.MatchContentMD5(req.Header.Get("Content-MD5"), body) {
@@ -275,38 +274,6 @@ func (p *Processor) encode(dst []byte, req *Request, r route, start time.Time, r
 		rec.rawBytes = len(raw)
 	}
 	return w.enc.EncodeJSON(dst, raw, &w.opts)
-}
-
-// readBody returns the body as sent: Body, or what BodyReader gives, read
-// into the pooled buffer up to one byte past the limit. A read that fails
-// (the client hung up, or was too slow) is never processed.
-func (p *Processor) readBody(w *parser, req *Request) ([]byte, *apierror.Error) {
-	body := req.Body
-	if req.BodyReader != nil {
-		if req.ContentLength > int64(p.maxRequestBytes) {
-			return nil, apierror.New(apierror.PostBodyTooLarge, "the body is %d bytes; at most %d are allowed", req.ContentLength, p.maxRequestBytes)
-		}
-		w.body.Reset()
-		if req.ContentLength >= 0 { // known, and within the limit checked above
-			w.body.Grow(int(req.ContentLength) + bytes.MinRead) // ReadFrom needs room to see the end
-		}
-		if _, err := w.body.ReadFrom(io.LimitReader(req.BodyReader, int64(p.maxRequestBytes)+1)); err != nil {
-			if isTimeout(err) {
-				return nil, apierror.New(apierror.RequestTimeout, "the body was not received in time: %v", err)
-			}
-			return nil, apierror.New(apierror.PostBodyInvalid, "the body could not be read whole: %v", err)
-		}
-		body = w.body.Bytes()
-	}
-	if len(body) > p.maxRequestBytes {
-		return body, apierror.New(apierror.PostBodyTooLarge, "the body is more than %d bytes", p.maxRequestBytes)
-	}
-	return body, nil
-}
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &t) && t.Timeout()
 }
 
 // querySize is the length of the query as a client sends it: each name and
