@@ -27,10 +27,11 @@
 //     writes (or as the write in flight has taken so far, if longer), with
 //     a quarter to spare for jitter. The longest, not an average: a group
 //     that misses its deadline fails all its members, so the estimate errs
-//     towards writing alone. Until 16 writes have returned nothing is known.
+//     towards writing alone. Until 16 writes have returned, a write is
+//     taken to last at least ColdWriteEstimate (1 s).
 //   - A request with a deadline queues only if its group is expected to
-//     end before it. Otherwise (and while nothing is known) it is written
-//     at once, alone, beside the write in flight, as without group commit.
+//     end before it. Otherwise it is written at once, alone, beside the
+//     write in flight, as without group commit.
 //     The same rule keeps a group from lingering (Options.Linger) longer
 //     than its members can afford. A request without a deadline always
 //     queues.
@@ -234,9 +235,6 @@ func (s *Sink) canWait(ctx context.Context, p *partition, b *sink.Batch) bool {
 	if !ok {
 		return true
 	}
-	if s.observed < len(s.recent) {
-		return false
-	}
 	now, est := time.Now(), s.estimate(p)
 	free := now // when the partition's write in flight is expected to end
 	if p.busy {
@@ -258,11 +256,21 @@ func (s *Sink) canWait(ctx context.Context, p *partition, b *sink.Batch) bool {
 // longest recent write, or as p's write in flight has taken so far if that
 // is longer. It is called with s.mu held.
 func (s *Sink) estimate(p *partition) time.Duration {
-	if p.busy {
-		return max(s.latency, time.Since(p.since))
+	latency := s.latency
+	if s.observed < len(s.recent) {
+		latency = max(latency, ColdWriteEstimate)
 	}
-	return s.latency
+	if p.busy {
+		return max(latency, time.Since(p.since))
+	}
+	return latency
 }
+
+// ColdWriteEstimate is how long a write is taken to last, at the least,
+// until 16 writes have returned: long for an object store's PUT, so that
+// only requests with several times that left (as the processor's 10 s sink
+// timeout gives) queue before the sink's latency is known.
+const ColdWriteEstimate = time.Second
 
 // withSpare is a write's expected time d with a quarter to spare, for the
 // jitter of a real store.

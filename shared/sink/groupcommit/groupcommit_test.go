@@ -67,9 +67,10 @@ func request(i, n int) *sink.Batch {
 	return &sink.Batch{Project: "p", Logstore: "web", RequestID: fmt.Sprintf("r%d", i), ReceivedAt: hour.Add(time.Duration(i) * time.Millisecond), Entries: n, NDJSON: nd}
 }
 
-// warm makes 16 writes through s, at once and into a partition of their
-// own, so that s knows how long inner's writes take and lets requests with
-// a deadline queue; it then forgets them.
+// warm makes 16 writes through s, at once and each into a partition of its
+// own, so that none queues behind another: s then knows how long inner's
+// writes take, instead of taking them to last ColdWriteEstimate. inner
+// then forgets them.
 func warm(t *testing.T, s sink.Sink, inner *slowSink) {
 	t.Helper()
 	var wg sync.WaitGroup
@@ -78,7 +79,7 @@ func warm(t *testing.T, s sink.Sink, inner *slowSink) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			b := request(1000+i, 1)
-			b.Logstore = "warm-up"
+			b.Logstore = fmt.Sprintf("warm-up-%d", i)
 			if err := s.Put(ctx, b); err != nil {
 				t.Error(err)
 			}
