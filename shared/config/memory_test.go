@@ -1,11 +1,14 @@
 package config_test
 
 import (
+	"maps"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/webtrack/webtrack/shared/config"
+	"github.com/webtrack/webtrack/shared/processor"
 )
 
 func TestMemoryBudgetFollowsThePlatform(t *testing.T) {
@@ -17,7 +20,9 @@ func TestMemoryBudgetFollowsThePlatform(t *testing.T) {
 		{"local server", nil, 128 << 20, 256 << 20 / 100 * 85},
 		{"function compute", map[string]string{"FC_FUNCTION_MEMORY_SIZE": "1024"}, 512 << 20, 1024 << 20 / 100 * 85},
 		{"lambda", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512"}, 256 << 20, 512 << 20 / 100 * 85},
-		{"explicit budget", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512", "WEBTRACK_MAX_INFLIGHT_BYTES": "100000000"}, 100000000, 512 << 20 / 100 * 85},
+		// An explicit budget bounds the heap too, with a fixed overhead.
+		{"explicit budget", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512", "WEBTRACK_MAX_INFLIGHT_BYTES": "100000000"}, 100000000, 100000000 + config.MemoryOverheadBytes},
+		{"explicit large budget", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512", "WEBTRACK_MAX_INFLIGHT_BYTES": "400000000"}, 400000000, 512 << 20 / 100 * 85},
 	} {
 		cfg, err := config.Load(env(c.env))
 		if err != nil {
@@ -38,6 +43,28 @@ func TestMemoryBudgetMustFitTheLargestRequest(t *testing.T) {
 		_, err := config.Load(env(kv))
 		if err == nil || !strings.Contains(err.Error(), "WEBTRACK_MAX_INFLIGHT_BYTES") && !strings.Contains(err.Error(), "MEMORY_SIZE") {
 			t.Errorf("%v: %v, want an error naming the variable", kv, err)
+		}
+	}
+}
+
+// The smallest budget allowed is the most one request may hold, counted as
+// admission counts it: WEBTRACK_MAX_ENTRIES counts as well as the body.
+func TestSmallestBudgetIsTheLargestRequest(t *testing.T) {
+	for _, limits := range []map[string]string{
+		{},
+		{"WEBTRACK_MAX_BODY_BYTES": "1048576", "WEBTRACK_MAX_ENTRIES": "100000"},
+	} {
+		cfg, err := config.Load(env(limits))
+		if err != nil {
+			t.Fatal(err)
+		}
+		least := processor.MaxRequestCost(cfg.Processor.MaxBodyBytes, cfg.Processor.MaxEntries)
+		for budget, ok := range map[int64]bool{least: true, least - 1: false} {
+			kv := maps.Clone(limits)
+			kv["WEBTRACK_MAX_INFLIGHT_BYTES"] = strconv.FormatInt(budget, 10)
+			if _, err := config.Load(env(kv)); (err == nil) != ok {
+				t.Errorf("%v: %v, want accepted %v", kv, err, ok)
+			}
 		}
 	}
 }

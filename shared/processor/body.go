@@ -21,22 +21,24 @@ const firstReadBytes = 512
 const minBodyBuffer = 16 << 10
 
 // readBody returns the body as sent: Body, or what BodyReader gives, up to
-// one byte past the limit. A streamed body holds memory only for the bytes
-// that have arrived: its buffer grows as they do, each step reserved in
-// held first. A read that fails (the client hung up, or was too slow) is
-// never processed.
-func (p *Processor) readBody(ctx context.Context, held *reservation, w *parser, req *Request) ([]byte, *apierror.Error) {
+// one byte past the limit, read into a pooled buffer that it returns too
+// (or nil), for the caller to put back. A streamed body holds memory only
+// for the bytes that have arrived: its buffer grows as they do, each step
+// reserved in held first, and it is taken from the pool only once its
+// first step is reserved. A read that fails (the client hung up, or was
+// too slow) is never processed.
+func (p *Processor) readBody(ctx context.Context, held *reservation, req *Request) (*bodyBuffer, []byte, *apierror.Error) {
 	if req.BodyReader == nil {
 		if err := held.grow(ctx, int64(len(req.Body))); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(req.Body) > p.maxRequestBytes {
-			return req.Body, apierror.New(apierror.PostBodyTooLarge, "the body is more than %d bytes", p.maxRequestBytes)
+			return nil, req.Body, apierror.New(apierror.PostBodyTooLarge, "the body is more than %d bytes", p.maxRequestBytes)
 		}
-		return req.Body, nil
+		return nil, req.Body, nil
 	}
 	if req.ContentLength > int64(p.maxRequestBytes) {
-		return nil, apierror.New(apierror.PostBodyTooLarge, "the body is %d bytes; at most %d are allowed", req.ContentLength, p.maxRequestBytes)
+		return nil, nil, apierror.New(apierror.PostBodyTooLarge, "the body is %d bytes; at most %d are allowed", req.ContentLength, p.maxRequestBytes)
 	}
 	// The most the buffer ever needs: the declared length (the reader ends
 	// there), or one byte past the limit, to tell a body that is too large.
@@ -47,13 +49,14 @@ func (p *Processor) readBody(ctx context.Context, held *reservation, w *parser, 
 	var first [firstReadBytes]byte
 	n, err := readSome(req.BodyReader, first[:min(firstReadBytes, most)])
 	if err != nil && err != io.EOF {
-		return nil, readError(err)
+		return nil, nil, readError(err)
 	}
 	size := min(max(minBodyBuffer, n), most) // the buffer's size, reserved
 	if err := held.grow(ctx, int64(size)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	buf := w.body[:0]
+	w := p.bodies.Get().(*bodyBuffer)
+	buf := w.b[:0]
 	if cap(buf) < size {
 		buf = make([]byte, 0, size)
 	}
@@ -67,7 +70,8 @@ func (p *Processor) readBody(ctx context.Context, held *reservation, w *parser, 
 			// Reserve the larger buffer before it exists; while the bytes
 			// are copied both are held.
 			if err := held.grow(ctx, int64(grown)); err != nil {
-				return nil, err
+				w.b = buf
+				return w, nil, err
 			}
 			if cap(buf) < grown {
 				buf = append(make([]byte, 0, grown), buf...)
@@ -79,17 +83,29 @@ func (p *Processor) readBody(ctx context.Context, held *reservation, w *parser, 
 		m, err = req.BodyReader.Read(buf[len(buf):size])
 		buf = buf[:len(buf)+m]
 	}
-	w.body = buf
+	w.b = buf
 	if err != nil && err != io.EOF {
-		return nil, readError(err)
+		return w, nil, readError(err)
 	}
 	if len(buf) > p.maxRequestBytes {
-		return buf, apierror.New(apierror.PostBodyTooLarge, "the body is more than %d bytes", p.maxRequestBytes)
+		return w, buf, apierror.New(apierror.PostBodyTooLarge, "the body is more than %d bytes", p.maxRequestBytes)
 	}
 	if req.ContentLength >= 0 && len(buf) != int(req.ContentLength) {
-		return buf, apierror.New(apierror.PostBodyInvalid, "the body is not the %d bytes that Content-Length says", req.ContentLength)
+		return w, buf, apierror.New(apierror.PostBodyInvalid, "the body is not the %d bytes that Content-Length says", req.ContentLength)
 	}
-	return buf, nil
+	return w, buf, nil
+}
+
+// bodyBuffer is a pooled buffer for a streamed body.
+type bodyBuffer struct{ b []byte }
+
+// putBody pools buf, unless it is so large that it would pin an outsized
+// request's memory in the pool.
+func (p *Processor) putBody(buf *bodyBuffer) {
+	if cap(buf.b) > maxPooledBuffer {
+		buf.b = nil
+	}
+	p.bodies.Put(buf)
 }
 
 // readSome reads into b until at least one byte or an error arrives.

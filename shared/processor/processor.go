@@ -41,9 +41,10 @@ type Processor struct {
 	cfg  Config
 	sink sink.Sink
 	log  *slog.Logger
-	// parsers and pendings pool the two halves of a request's memory: what
-	// reading and encoding use, returned as soon as the lines are built,
-	// and the lines, held until they are stored.
+	// bodies, parsers and pendings pool a request's memory: the body as
+	// read, what decoding and encoding use, both returned as soon as the
+	// lines are built, and the lines, held until they are stored.
+	bodies   sync.Pool
 	parsers  sync.Pool
 	pendings sync.Pool
 	// maxRequestBytes is the largest body a request may carry as sent.
@@ -53,9 +54,8 @@ type Processor struct {
 	admission    *admission
 }
 
-// parser is what a request uses to read, decompress and encode its body.
+// parser is what a request uses to decompress and encode its body.
 type parser struct {
-	body []byte
 	dec  decompress.Decoder
 	enc  logbatch.Encoder
 	opts logbatch.Options
@@ -73,6 +73,7 @@ func New(cfg Config, s sink.Sink, log *slog.Logger) *Processor {
 		cfg.Now = time.Now
 	}
 	p := &Processor{cfg: cfg, sink: s, log: log, maxRequestBytes: maxRequestBytes(cfg.MaxBodyBytes)}
+	p.bodies.New = func() any { return new(bodyBuffer) }
 	p.parsers.New = func() any { return new(parser) }
 	p.pendings.New = func() any { return new(pending) }
 	p.admission = newAdmission(cfg.MaxInflightBytes, MaxRequestCost(cfg.MaxBodyBytes, cfg.MaxEntries))
@@ -178,13 +179,14 @@ func (p *Processor) serve(ctx context.Context, req *Request, resp *Response, sta
 	held := &reservation{a: p.admission}
 	defer held.close()
 
-	st := p.pendings.Get().(*pending)
-	defer p.putPending(st)
-	lines, entries, err := p.encode(waitCtx, held, st.lines[:0], req, r, start, rec)
-	st.lines = lines
+	st, entries, err := p.encode(waitCtx, held, req, r, start, rec)
+	if st != nil {
+		defer p.putPending(st)
+	}
 	if err != nil {
 		return err
 	}
+	lines := st.lines
 	rec.entries = entries
 	if entries > 0 {
 		// Reading and decoding are over: the request now holds what storing
@@ -217,17 +219,39 @@ func (p *Processor) putPending(st *pending) {
 	p.pendings.Put(st)
 }
 
-// encode appends the request's lines to dst, with a pooled parser that it
-// returns before it returns. Each step reserves in held what it allocates,
-// waiting for room until ctx is done.
-func (p *Processor) encode(ctx context.Context, held *reservation, dst []byte, req *Request, r route, start time.Time, rec *record) ([]byte, int, *apierror.Error) {
-	w := p.parsers.Get().(*parser)
-	defer func() {
-		if cap(w.body) > maxPooledBuffer {
-			w.body = nil
+// encode returns the request's lines in a pooled pending, and their count.
+// Each step reserves in held what it allocates, waiting for room until ctx
+// is done, and takes pooled buffers only once it holds their memory: a
+// request that waits pins none of them.
+func (p *Processor) encode(ctx context.Context, held *reservation, req *Request, r route, start time.Time, rec *record) (*pending, int, *apierror.Error) {
+	var body []byte
+	if req.Method == http.MethodGet {
+		if err := held.grow(ctx, getCost); err != nil {
+			return nil, 0, err
 		}
-		p.parsers.Put(w)
-	}()
+		if n := querySize(req.Query); n > MaxQueryBytes {
+			return nil, 0, apierror.New(apierror.RequestURITooLong, "the query is %d bytes; a GET request may carry at most %d: POST larger batches", n, MaxQueryBytes)
+		}
+	} else {
+		buf, b, err := p.readBody(ctx, held, req)
+		if buf != nil {
+			defer p.putBody(buf)
+		}
+		body = b
+		rec.bytes = len(body)
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := held.grow(ctx, decodeCost(req, len(body), p.cfg.MaxBodyBytes)); err != nil {
+			return nil, 0, err
+		}
+		if r.signed && !signing.MatchContentMD5(req.Header.Get("Content-MD5"), body) {
+			return nil, 0, apierror.New(apierror.SignatureNotMatch, "Content-MD5 %q is not the MD5 of the body received, %s", req.Header.Get("Content-MD5"), signing.ContentMD5(body))
+		}
+	}
+
+	w := p.parsers.Get().(*parser)
+	defer p.parsers.Put(w)
 	w.opts = logbatch.Options{
 		ReceivedAt:     start,
 		ClientIP:       req.ClientIP,
@@ -239,13 +263,10 @@ func (p *Processor) encode(ctx context.Context, held *reservation, dst []byte, r
 		RequestID:      rec.id,
 		Reserve:        func(size int) *apierror.Error { return held.grow(ctx, int64(size)) },
 	}
+	st := p.pendings.Get().(*pending)
+	var entries int
+	var err *apierror.Error
 	if req.Method == http.MethodGet {
-		if err := held.grow(ctx, getCost); err != nil {
-			return dst, 0, err
-		}
-		if n := querySize(req.Query); n > MaxQueryBytes {
-			return dst, 0, apierror.New(apierror.RequestURITooLong, "the query is %d bytes; a GET request may carry at most %d: POST larger batches", n, MaxQueryBytes)
-		}
 		var extra []logbatch.Field
 		if r.userInfo {
 			extra = []logbatch.Field{
@@ -253,27 +274,18 @@ func (p *Processor) encode(ctx context.Context, held *reservation, dst []byte, r
 				{Key: "__referer__", Value: req.Header.Get("Referer")},
 			}
 		}
-		return w.enc.EncodeQuery(dst, req.Query, extra, &w.opts)
-	}
-	body, err := p.readBody(ctx, held, w, req)
-	rec.bytes = len(body)
-	if err != nil {
-		return dst, 0, err
-	}
-	if err := held.grow(ctx, decodeCost(req, len(body), p.cfg.MaxBodyBytes)); err != nil {
-		return dst, 0, err
-	}
-	if r.signed && !signing.MatchContentMD5(req.Header.Get("Content-MD5"), body) {
-		return dst, 0, apierror.New(apierror.SignatureNotMatch, "Content-MD5 %q is not the MD5 of the body received, %s", req.Header.Get("Content-MD5"), signing.ContentMD5(body))
+		st.lines, entries, err = w.enc.EncodeQuery(st.lines[:0], req.Query, extra, &w.opts)
+		return st, entries, err
 	}
 	raw, err := w.dec.Decode(body, req.Header.Get("X-Log-Compresstype"), req.Header.Get("X-Log-Bodyrawsize"), p.cfg.MaxBodyBytes)
 	if err != nil {
-		return dst, 0, decompress.TextBodyHint(err, req.Header.Get("X-Log-Compresstype"), req.Header.Get("Content-Type"))
+		return st, 0, decompress.TextBodyHint(err, req.Header.Get("X-Log-Compresstype"), req.Header.Get("Content-Type"))
 	}
 	if req.Header.Get("X-Log-Compresstype") != "" {
 		rec.rawBytes = len(raw)
 	}
-	return w.enc.EncodeJSON(dst, raw, &w.opts)
+	st.lines, entries, err = w.enc.EncodeJSON(st.lines[:0], raw, &w.opts)
+	return st, entries, err
 }
 
 // querySize is the length of the query as a client sends it: each name and
