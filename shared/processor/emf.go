@@ -43,34 +43,37 @@ const (
 	emfRejected = `{"Namespace":"` + EMFNamespace + `","Dimensions":[["ErrorCode"]],"Metrics":[{"Name":"Rejected","Unit":"Count"}]}`
 )
 
-// metricLogstores are the logstore names that this instance's metrics name,
+// metricLogstores are the logstore names that a processor's metrics name,
 // at most MaxMetricLogstores of them.
-var metricLogstores = struct {
-	sync.Mutex
+type metricLogstores struct {
+	mu    sync.Mutex
 	names map[string]bool
-}{names: map[string]bool{}}
+}
 
-// metricLogstore is the Logstore dimension's value for r: its logstore if it
-// passed the allow-lists and is, or can become, one of the names this
-// instance's metrics give their own value; else NoLogstore or
-// OtherLogstores.
-func (r *record) metricLogstore() string {
+// value is the Logstore dimension's value for r: its logstore if it passed
+// the allow-lists and is, or can become, one of the names given their own
+// value; else NoLogstore or OtherLogstores.
+func (m *metricLogstores) value(r *record) string {
 	if !r.known {
 		return NoLogstore
 	}
-	metricLogstores.Lock()
-	defer metricLogstores.Unlock()
-	if !metricLogstores.names[r.logstore] {
-		if len(metricLogstores.names) >= MaxMetricLogstores {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.names[r.logstore] {
+		if len(m.names) >= MaxMetricLogstores {
 			return OtherLogstores
 		}
-		metricLogstores.names[r.logstore] = true
+		if m.names == nil {
+			m.names = map[string]bool{}
+		}
+		m.names[r.logstore] = true
 	}
 	return r.logstore
 }
 
-// emfAttrs are the EMF members of the request line of r, logged at t.
-func (r *record) emfAttrs(t time.Time) []slog.Attr {
+// emfAttrs are the EMF members of the request line of r, logged at t, with
+// the Logstore dimension's value that m gives it.
+func (r *record) emfAttrs(t time.Time, m *metricLogstores) []slog.Attr {
 	directives := emfRequest
 	if r.code != "" {
 		directives += "," + emfRejected
@@ -82,7 +85,7 @@ func (r *record) emfAttrs(t time.Time) []slog.Attr {
 	}
 	attrs := []slog.Attr{
 		slog.Any("_aws", json.RawMessage(meta)),
-		slog.String("Logstore", r.metricLogstore()),
+		slog.String("Logstore", m.value(r)),
 		slog.Int("Requests", 1),
 		slog.Int("Entries", r.entries),
 		slog.Int("Bytes", r.bytes),

@@ -129,10 +129,9 @@ func logstoreDimensions(t *testing.T, cfg processor.Config, workers int, logstor
 // metrics (billed per metric and hour) by naming logstores: a name becomes
 // a Logstore dimension value only once it has passed the allow-lists, and
 // with a pattern that admits any name, only the first MaxMetricLogstores
-// names the instance serves do. Requests arrive from concurrent workers.
+// names a processor (an instance) serves do. Requests arrive from concurrent workers.
 func TestMetricLogstoresAreBounded(t *testing.T) {
 	t.Run("refused names", func(t *testing.T) {
-		processor.ForgetMetricLogstores(t)
 		var names []string
 		for i := range 100 {
 			names = append(names, fmt.Sprintf("random-%03d", i), "web")
@@ -144,7 +143,6 @@ func TestMetricLogstoresAreBounded(t *testing.T) {
 		}
 	})
 	t.Run("any name allowed", func(t *testing.T) {
-		processor.ForgetMetricLogstores(t)
 		cfg := processortest.Config()
 		cfg.Logstores = []string{"*"}
 		const total = 3 * processor.MaxMetricLogstores

@@ -52,6 +52,9 @@ type Processor struct {
 	// maxLineBytes is the longest line the sink can carry, or 0.
 	maxLineBytes int
 	admission    *admission
+	// metrics names the Logstore dimension of the request lines' EMF
+	// metrics; nil without them.
+	metrics *metricLogstores
 }
 
 // parser is what a request uses to decompress and encode its body.
@@ -78,6 +81,9 @@ func New(cfg Config, s sink.Sink, log *slog.Logger) *Processor {
 	p.pendings.New = func() any { return new(pending) }
 	p.admission = newAdmission(cfg.MaxInflightBytes, MaxRequestCost(cfg.MaxBodyBytes, cfg.MaxEntries))
 	p.maxLineBytes = sink.MaxLineBytes(s)
+	if cfg.EMFMetrics {
+		p.metrics = new(metricLogstores)
+	}
 	return p
 }
 
@@ -113,7 +119,7 @@ func (p *Processor) Handle(ctx context.Context, req *Request) *Response {
 	}
 	rec.status = resp.Status
 	rec.duration = p.cfg.Now().Sub(start)
-	rec.log(ctx, p.log, p.cfg.EMFMetrics)
+	rec.log(ctx, p.log, p.metrics)
 	return resp
 }
 
@@ -446,8 +452,9 @@ type record struct {
 	duration          time.Duration
 }
 
-// log writes the request's line, with its CloudWatch metrics if emf.
-func (r *record) log(ctx context.Context, log *slog.Logger, emf bool) {
+// log writes the request's line, with its CloudWatch metrics unless metrics
+// is nil.
+func (r *record) log(ctx context.Context, log *slog.Logger, metrics *metricLogstores) {
 	level := slog.LevelInfo
 	if r.status >= 500 {
 		level = slog.LevelError
@@ -476,8 +483,8 @@ func (r *record) log(ctx context.Context, log *slog.Logger, emf bool) {
 	if r.panicked != "" {
 		attrs = append(attrs, slog.String("panic", r.panicked))
 	}
-	if emf {
-		attrs = append(attrs, r.emfAttrs(time.Now())...)
+	if metrics != nil {
+		attrs = append(attrs, r.emfAttrs(time.Now(), metrics)...)
 	}
 	log.LogAttrs(ctx, level, "track request", attrs...)
 }
