@@ -14,8 +14,10 @@
 //
 // Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID,
 // ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN, which
-// Function Compute sets for a function with a role; they are read for every
-// request, so refreshed keys take effect at once.
+// Function Compute sets for a function with a role, until UseCredentials
+// gives fresher ones: the role's keys are temporary, and a process that
+// outlives them must take the new keys its platform hands it. They are read
+// for every request, so refreshed keys take effect at once.
 //
 // Each Put is one PutObject with a Content-MD5 header, so a body damaged on
 // the way is rejected rather than stored. The SDK retries throttling, 5xx
@@ -37,6 +39,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -112,7 +115,7 @@ func config(q url.Values) (*oss.Config, error) {
 	cfg := oss.LoadDefaultConfig().
 		WithRegion(region).
 		WithUseInternalEndpoint(internal).
-		WithCredentialsProvider(credentials.CredentialsProviderFunc(envCredentials)).
+		WithCredentialsProvider(credentials.CredentialsProviderFunc(currentCredentials)).
 		WithRetryer(retry.NewStandard(func(o *retry.RetryOptions) {
 			o.MaxAttempts = maxAttempts
 			o.MaxBackoff = maxBackoff
@@ -124,6 +127,35 @@ func config(q url.Values) (*oss.Config, error) {
 		cfg = cfg.WithEndpoint(endpoint)
 	}
 	return cfg, nil
+}
+
+// fresh holds the credentials UseCredentials was last given, or nil.
+var fresh atomic.Pointer[credentials.Credentials]
+
+// UseCredentials makes every OSS sink of the process sign its later requests
+// with these credentials instead of the environment's. A front door calls it
+// with the temporary keys its platform passes on each request (Function
+// Compute's custom runtime: x-fc-access-key-id and its kin), which outlive
+// those the process started with. It is safe for concurrent use. A call
+// without all three parts changes nothing: a role's temporary keys are
+// useless without their token.
+func UseCredentials(accessKeyID, accessKeySecret, securityToken string) {
+	if accessKeyID == "" || accessKeySecret == "" || securityToken == "" {
+		return
+	}
+	c := credentials.Credentials{AccessKeyID: accessKeyID, AccessKeySecret: accessKeySecret, SecurityToken: securityToken}
+	if old := fresh.Load(); old == nil || *old != c {
+		fresh.Store(&c)
+	}
+}
+
+// currentCredentials are those of the last UseCredentials, else the
+// environment's.
+func currentCredentials(ctx context.Context) (credentials.Credentials, error) {
+	if c := fresh.Load(); c != nil {
+		return *c, nil
+	}
+	return envCredentials(ctx)
 }
 
 // envCredentials reads the credentials that Function Compute provides.
