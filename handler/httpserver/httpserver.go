@@ -6,12 +6,16 @@ package httpserver
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/webtrack/webtrack/handler/gateway"
+	"github.com/webtrack/webtrack/shared/config"
 	"github.com/webtrack/webtrack/shared/processor"
+	"github.com/webtrack/webtrack/shared/sink"
 )
 
 // Handler serves track requests with a processor.
@@ -21,6 +25,12 @@ type Handler struct {
 	// X-Forwarded-For, the one the proxy in front of the server added. Set
 	// it only behind such a proxy: anyone can send the header.
 	TrustForwardedFor bool
+	// RequestIDHeader, when set, names the header that carries the
+	// platform's id for the request (x-fc-request-id on Function Compute),
+	// which becomes the request id: answered as x-log-requestid and stored.
+	// Set it only behind a platform that sets the header and refuses it from
+	// clients.
+	RequestIDHeader string
 	// Sink is the sink's URL scheme, which HealthPath reports.
 	Sink string
 }
@@ -82,7 +92,41 @@ func (h Handler) request(r *http.Request) *processor.Request {
 		BodyReader:    r.Body,
 		ContentLength: r.ContentLength,
 		ClientIP:      ip,
+		ID:            h.requestID(r),
 	}
+}
+
+// requestID is the platform's id for r, or "" for none.
+func (h Handler) requestID(r *http.Request) string {
+	if h.RequestIDHeader == "" {
+		return ""
+	}
+	return r.Header.Get(h.RequestIDHeader)
+}
+
+// Listen listens on addr and logs that it does, with the settings that
+// decide what the server accepts and the attributes more: the line that
+// launchers and tests wait for ("listening", with the address).
+func Listen(addr string, cfg config.Config, more ...any) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	p := cfg.Processor
+	slog.Info("listening", append([]any{"addr", ln.Addr().String(), "sink", sink.Redact(cfg.SinkURL),
+		"projects", p.Projects, "logstores", p.Logstores, "disabled_logstores", p.DisabledLogstores, "signed_logstores", p.SignedLogstores,
+		"token_keys", p.Tokens.KeyIDs(), "allowed_origins", p.AllowedOrigins,
+		"max_body_bytes", p.MaxBodyBytes, "max_entries", p.MaxEntries, "max_inflight_bytes", p.MaxInflightBytes,
+		"group_commit", cfg.GroupCommit}, more...)...)
+	return ln, nil
+}
+
+// SinkScheme is the scheme of cfg's sink URL, for Handler.Sink.
+func SinkScheme(cfg config.Config) string {
+	if u, err := url.Parse(cfg.SinkURL); err == nil {
+		return u.Scheme
+	}
+	return ""
 }
 
 // Serve runs srv on ln until ctx is done, then shuts it down gracefully: it

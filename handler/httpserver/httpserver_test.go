@@ -167,3 +167,32 @@ func TestHealth(t *testing.T) {
 		t.Errorf("the health check was logged as a request:\n%s", &logged)
 	}
 }
+
+// TestRequestIDHeader: with RequestIDHeader set, the platform's id for the
+// request is answered as x-log-requestid and stored; without it, a client's
+// header of that name is ignored.
+func TestRequestIDHeader(t *testing.T) {
+	const id = "a9e64a3c-1234-5678-abcd-ef0123456789"
+	for _, header := range []string{"", "X-Fc-Request-Id"} {
+		c := processortest.Case{Request: processortest.Post("web", []byte(`{"__logs__":[{"a":"b"}]}`), "x-log-apiversion", "0.6.0", "X-Fc-Request-Id", id), Status: 200, Entries: 1}
+		c.Check = func(t *testing.T, resp *processor.Response, stored []processortest.Object) {
+			answered := resp.Header.Get("X-Log-Requestid")
+			storedID := processortest.Field(t, processortest.Lines(stored)[0], "__tag__:__request_id__")
+			if (answered == id) != (header != "") || storedID != answered {
+				t.Errorf("RequestIDHeader %q: answered %q, stored %q; the header said %q", header, answered, storedID, id)
+			}
+		}
+		processortest.RunCase(t, c, func(t *testing.T, p *processor.Processor, req *processor.Request) *processor.Response {
+			srv := httptest.NewServer(httpserver.Handler{Processor: p, RequestIDHeader: header})
+			defer srv.Close()
+			hr, _ := http.NewRequest(req.Method, srv.URL+req.Path, bytes.NewReader(req.Body))
+			hr.Header = req.Header
+			resp, err := srv.Client().Do(hr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return &processor.Response{Status: resp.StatusCode, Header: resp.Header}
+		})
+	}
+}
