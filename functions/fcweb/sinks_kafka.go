@@ -1,0 +1,5 @@
+//go:build kafka
+
+package main
+
+import _ "github.com/webtrack/webtrack/shared/sink/kafkasink" // kafka://
