@@ -62,11 +62,12 @@ import (
 )
 
 // Server timeouts. Only Function Compute's front end connects, and it sends
-// a request's header at once. A body still arriving after readTimeout is
-// answered 408 (the function timeout should leave room for it and for the
-// sink's WEBTRACK_SINK_TIMEOUT). Idle connections are the front end's to
-// close: a frozen instance's timers would fire as it thaws, closing
-// connections just as a request arrives on them.
+// a request's header at once. Function Compute ends every request at the
+// function's timeout (s.yaml: 10 s), which so bounds a body's arrival
+// first; readTimeout, answered 408, is the backstop for a function given a
+// longer one. Idle connections are the front end's to close: a frozen
+// instance's timers would fire as it thaws, closing connections just as a
+// request arrives on them.
 const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 30 * time.Second
