@@ -88,9 +88,9 @@ const (
 // deploy, its logs kept, and a trigger for the protocol's methods. It
 // checks each file as it is, and with its commented-out custom domain
 // resource uncommented, as the README tells an operator to do; and that
-// the caps of the two functions fit in one region together.
+// the two are different functions whose caps fit in one region together.
 func TestSYAML(t *testing.T) {
-	caps := 0
+	caps, names := 0, map[string]bool{}
 	for _, f := range deployFiles {
 		raw := f.read(t)
 		t.Run(f.name+"/AsIs", func(t *testing.T) {
@@ -102,6 +102,7 @@ func TestSYAML(t *testing.T) {
 				t.Errorf("%d custom domains deployed by default; the resource is for production, and commented out", c.domains)
 			}
 			caps += c.instanceCap
+			names[c.function] = true
 		})
 		t.Run(f.name+"/WithCustomDomain", func(t *testing.T) {
 			c := checkSYAML(t, f, uncommentCustomDomain(t, raw))
@@ -112,6 +113,9 @@ func TestSYAML(t *testing.T) {
 				t.Errorf("%d custom domain resources once uncommented, want 1", c.domains)
 			}
 		})
+	}
+	if len(names) != len(deployFiles) {
+		t.Errorf("function names %v: want one per file, so that both can be deployed side by side", names)
 	}
 	if caps > maxFunctionInstances {
 		t.Errorf("the functions' caps come to %d instances: a new account's region allows all functions %d together", caps, maxFunctionInstances)
@@ -230,8 +234,9 @@ func uncommentCustomDomain(t *testing.T, raw []byte) []byte {
 // checked is what checkSYAML found in a deploy file.
 type checked struct {
 	problems    []string
-	domains     int // custom domain resources
-	instanceCap int // the function's concurrencyConfig.reservedConcurrency
+	domains     int    // custom domain resources
+	function    string // the function's name
+	instanceCap int    // the function's concurrencyConfig.reservedConcurrency
 	// build is the action that builds the function: its command, the
 	// directory it runs in and the output path it names.
 	build struct{ run, dir, out string }
@@ -291,6 +296,7 @@ func checkSYAML(t *testing.T, f deployFile, raw []byte) (c checked) {
 		functions++
 
 		var p struct {
+			FunctionName           string
 			Runtime, Handler, Code string
 			InstanceConcurrency    int
 			CustomRuntimeConfig    struct {
@@ -313,6 +319,7 @@ func checkSYAML(t *testing.T, f deployFile, raw []byte) (c checked) {
 		if err := json.Unmarshal(doc, &p); err != nil {
 			t.Fatal(err)
 		}
+		c.function = p.FunctionName
 		if p.LogConfig == nil {
 			problem("%s: no logConfig: start-up failures and request lines would be lost, and s logs would show nothing", name)
 		}
@@ -363,7 +370,7 @@ func checkSYAML(t *testing.T, f deployFile, raw []byte) (c checked) {
 			if cmd := p.CustomRuntimeConfig.Command; !slices.Equal(cmd, want) || len(p.CustomRuntimeConfig.Args) != 0 {
 				problem("%s: customRuntimeConfig.command %v with args %v: want %v, the built %s", name, cmd, p.CustomRuntimeConfig.Args, want, c.build.out)
 			}
-			if port := p.CustomRuntimeConfig.Port; port != defaultPort {
+			if port := p.CustomRuntimeConfig.Port; port != 0 && port != defaultPort {
 				problem("%s: customRuntimeConfig.port %d: want %d, where the server listens unless FC_CUSTOM_LISTEN_PORT says otherwise", name, port, defaultPort)
 			}
 		} else if p.Handler != built {
