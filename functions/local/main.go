@@ -9,16 +9,13 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/webtrack/webtrack/handler/httpserver"
-	"github.com/webtrack/webtrack/shared/sink"
 	_ "github.com/webtrack/webtrack/shared/sink/allsinks" // every sink driver
 	"github.com/webtrack/webtrack/shared/startup"
 )
@@ -37,22 +34,12 @@ func serve() error {
 	}
 	defer svc.Close()
 	cfg := svc.Config
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := httpserver.Listen(cfg.Addr, cfg, "version", version())
 	if err != nil {
 		return err
 	}
-	p := cfg.Processor
-	slog.Info("listening", "addr", ln.Addr().String(), "sink", sink.Redact(cfg.SinkURL),
-		"projects", p.Projects, "logstores", p.Logstores, "disabled_logstores", p.DisabledLogstores, "signed_logstores", p.SignedLogstores,
-		"token_keys", p.Tokens.KeyIDs(), "allowed_origins", p.AllowedOrigins,
-		"max_body_bytes", p.MaxBodyBytes, "max_entries", p.MaxEntries, "max_inflight_bytes", p.MaxInflightBytes,
-		"group_commit", cfg.GroupCommit, "version", version())
-	scheme := ""
-	if u, err := url.Parse(cfg.SinkURL); err == nil {
-		scheme = u.Scheme
-	}
 	srv := &http.Server{
-		Handler:           httpserver.Handler{Processor: svc.Processor, TrustForwardedFor: cfg.TrustForwardedFor, Sink: scheme},
+		Handler:           httpserver.Handler{Processor: svc.Processor, TrustForwardedFor: cfg.TrustForwardedFor, Sink: httpserver.SinkScheme(cfg)},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
