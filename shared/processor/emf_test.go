@@ -83,10 +83,11 @@ func TestRequestLinesCarryEMFMetrics(t *testing.T) {
 	}
 }
 
-// logstoreDimensions handles each request with EMF metrics on, from
-// workers goroutines at once, and returns how many requests each value of
-// the Logstore dimension counted.
-func logstoreDimensions(t *testing.T, cfg processor.Config, workers int, logstores []string) map[string]int {
+// logstoreDimensions returns a function that handles requests to the
+// logstores it is given with one processor, EMF metrics on, from workers
+// goroutines at once, and returns how many requests each value of the
+// Logstore dimension counted.
+func logstoreDimensions(t *testing.T, cfg processor.Config, workers int) func(logstores []string) map[string]int {
 	t.Helper()
 	var logs bytes.Buffer // the handler writes one line at a time
 	cfg.EMFMetrics = true
@@ -95,6 +96,17 @@ func logstoreDimensions(t *testing.T, cfg processor.Config, workers int, logstor
 		t.Fatal(err)
 	}
 	p := processor.New(cfg, s, slog.New(slog.NewJSONHandler(&logs, nil)))
+	return func(logstores []string) map[string]int {
+		logs.Reset()
+		return countLogstores(t, p, &logs, workers, logstores)
+	}
+}
+
+// countLogstores handles a request to each logstore from workers
+// goroutines at once, and counts the requests by the Logstore dimension of
+// the lines p logs to logs.
+func countLogstores(t *testing.T, p *processor.Processor, logs *bytes.Buffer, workers int, logstores []string) map[string]int {
+	t.Helper()
 	next := make(chan string)
 	var wg sync.WaitGroup
 	for range workers {
@@ -136,7 +148,7 @@ func TestMetricLogstoresAreBounded(t *testing.T) {
 		for i := range 100 {
 			names = append(names, fmt.Sprintf("random-%03d", i), "web")
 		}
-		counts := logstoreDimensions(t, processortest.Config(), 8, names)
+		counts := logstoreDimensions(t, processortest.Config(), 8)(names)
 		want := map[string]int{processor.NoLogstore: 100, "web": 100}
 		if fmt.Sprint(counts) != fmt.Sprint(want) {
 			t.Errorf("Requests by Logstore = %v, want %v: a logstore outside the allow-lists (404) names no metric", counts, want)
@@ -150,20 +162,22 @@ func TestMetricLogstoresAreBounded(t *testing.T) {
 		for i := range total {
 			names = append(names, fmt.Sprintf("random-%03d", i))
 		}
-		counts := logstoreDimensions(t, cfg, 8, names)
+		send := logstoreDimensions(t, cfg, 8)
+		counts := send(names)
 		if len(counts) != processor.MaxMetricLogstores+1 || counts[processor.OtherLogstores] != total-processor.MaxMetricLogstores {
 			t.Errorf("%d logstores give %d Logstore values, %d requests under %s; want %d names of their own and %d under %s: %v",
 				total, len(counts), counts[processor.OtherLogstores], processor.OtherLogstores,
 				processor.MaxMetricLogstores, total-processor.MaxMetricLogstores, processor.OtherLogstores, counts)
 		}
-		// The names that got a value of their own keep it; no new one gets one.
+		// Later requests to the same processor: the names that got a value of
+		// their own keep it; no new one gets one.
 		var kept []string
 		for name := range counts {
 			if name != processor.OtherLogstores {
 				kept = append(kept, name, name)
 			}
 		}
-		again := logstoreDimensions(t, cfg, 8, append(kept, "random-new"))
+		again := send(append(kept, "random-new"))
 		for name, n := range again {
 			if name != processor.OtherLogstores && (counts[name] == 0 || n != 2) || name == processor.OtherLogstores && n != 1 {
 				t.Errorf("on later requests, Logstore %s counted %d requests; want the same %d names, twice each, and random-new under %s",
