@@ -46,8 +46,10 @@ func ParseAuthorization(h string) (Authorization, error) {
 	if !ok || id == "" || strings.ContainsFunc(id, invalidIDRune) {
 		return Authorization{}, errors.New(`the Authorization header has no access key id: want "LOG {accessKeyId}:{signature}"`)
 	}
+	// The decoder skips '\r' and '\n' even in strict mode: a signature that
+	// holds them is not the one the client computed, and is refused.
 	raw, err := base64.StdEncoding.Strict().DecodeString(sig)
-	if err != nil || len(raw) != sha1.Size {
+	if err != nil || len(raw) != sha1.Size || strings.ContainsAny(sig, "\r\n") {
 		return Authorization{}, errors.New("the Authorization header's signature is not a base64 HMAC-SHA1")
 	}
 	return Authorization{AccessKeyID: id, Signature: raw}, nil
