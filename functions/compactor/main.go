@@ -17,7 +17,7 @@ import (
 )
 
 func main() {
-	c, err := compact.FromEnv(context.Background())
+	c, err := compact.FromEnv(context.Background(), objectDrivers())
 	if err != nil {
 		slog.Error("start-up failed", "err", err)
 		os.Exit(1)

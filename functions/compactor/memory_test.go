@@ -118,7 +118,7 @@ func TestInvocationChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := compact.FromEnv(context.Background())
+	c, err := compact.FromEnv(context.Background(), objectDrivers())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 func main() {
-	svc, err := startup.FromEnv(context.Background())
+	svc, err := startup.FromEnv(context.Background(), drivers())
 	if err != nil {
 		slog.Error("start-up failed", "err", err)
 		os.Exit(1)

@@ -2,4 +2,10 @@
 
 package main
 
-import _ "github.com/webtrack/webtrack/shared/sink/kafkasink" // kafka://
+import (
+	"github.com/webtrack/webtrack/shared/sink"
+	"github.com/webtrack/webtrack/shared/sink/kafkasink"
+)
+
+// kafkaDrivers are linked with -tags kafka.
+var kafkaDrivers = sink.Drivers{"kafka": kafkasink.Open}

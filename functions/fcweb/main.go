@@ -90,7 +90,7 @@ func main() {
 func serve() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	svc, err := startup.FromEnv(ctx)
+	svc, err := startup.FromEnv(ctx, drivers())
 	if err != nil {
 		return err
 	}

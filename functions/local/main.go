@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/webtrack/webtrack/handler/httpserver"
-	_ "github.com/webtrack/webtrack/shared/sink/allsinks" // every sink driver
+	"github.com/webtrack/webtrack/shared/sink/allsinks"
 	"github.com/webtrack/webtrack/shared/startup"
 )
 
@@ -28,7 +28,7 @@ func main() {
 func serve() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	svc, err := startup.FromEnv(ctx)
+	svc, err := startup.FromEnv(ctx, allsinks.Drivers())
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/webtrack/webtrack/shared/compact"
+	"github.com/webtrack/webtrack/shared/sink"
+	"github.com/webtrack/webtrack/shared/sink/filesink"
 )
 
 func TestFromEnvWantsAnObjectSink(t *testing.T) {
@@ -17,7 +19,7 @@ func TestFromEnvWantsAnObjectSink(t *testing.T) {
 		"file:///tmp/x?compression=brotli2": "compression",
 	} {
 		t.Setenv("WEBTRACK_SINK", sinkURL)
-		c, err := compact.FromEnv(context.Background())
+		c, err := compact.FromEnv(context.Background(), sink.Drivers{"file": filesink.Open})
 		if want == "" {
 			if err != nil {
 				t.Errorf("WEBTRACK_SINK=%s: %v", sinkURL, err)

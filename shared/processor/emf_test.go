@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"sync"
 	"testing"
 
 	"github.com/webtrack/webtrack/shared/processor"
 	"github.com/webtrack/webtrack/shared/processor/processortest"
 	"github.com/webtrack/webtrack/shared/sink"
+	"github.com/webtrack/webtrack/shared/sink/filesink"
 	_ "github.com/webtrack/webtrack/shared/sink/filesink" // file:// for the metrics tests
 )
 
@@ -91,7 +93,7 @@ func logstoreDimensions(t *testing.T, cfg processor.Config, workers int) func(lo
 	t.Helper()
 	var logs bytes.Buffer // the handler writes one line at a time
 	cfg.EMFMetrics = true
-	s, err := sink.Open(context.Background(), "file://"+t.TempDir())
+	s, err := filesink.Open(context.Background(), &url.URL{Scheme: "file", Path: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,9 +15,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -102,25 +100,14 @@ func IsRetryable(err error) bool {
 // Opener builds a sink from its URL. It is called once per function instance.
 type Opener func(ctx context.Context, u *url.URL) (Sink, error)
 
-var (
-	mu      sync.RWMutex
-	openers = map[string]Opener{}
-)
-
-// Register makes a sink available under a URL scheme. Drivers call it from
-// init; registering a scheme twice panics.
-func Register(scheme string, open Opener) {
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := openers[scheme]; dup {
-		panic("sink: scheme registered twice: " + scheme)
-	}
-	openers[scheme] = open
-}
+// Drivers maps URL schemes to the openers of their sinks. Each binary's main
+// passes the set it links to start-up: nothing is registered behind its
+// back, and any combination of drivers links.
+type Drivers map[string]Opener
 
 // Open builds the sink that rawURL names. Its errors name the URL as Redact
 // gives it, never with a password.
-func Open(ctx context.Context, rawURL string) (Sink, error) {
+func (d Drivers) Open(ctx context.Context, rawURL string) (Sink, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// url.Parse's error repeats its input: give the redacted URL's
@@ -133,15 +120,13 @@ func Open(ctx context.Context, rawURL string) (Sink, error) {
 		return nil, fmt.Errorf("sink URL %q: %w", safe, err)
 	}
 	safe := u.Redacted()
-	mu.RLock()
-	open, ok := openers[u.Scheme]
-	mu.RUnlock()
+	open, ok := d[u.Scheme]
 	if !ok {
 		hint := ""
 		if u.Scheme == "" && !strings.HasPrefix(rawURL, "//") {
 			hint = "; for a directory, write file://" + safe
 		}
-		return nil, fmt.Errorf("sink URL %q: unknown scheme %q (known: %s)%s", safe, u.Scheme, strings.Join(Schemes(), ", "), hint)
+		return nil, fmt.Errorf("sink URL %q: unknown scheme %q (known: %s)%s", safe, u.Scheme, strings.Join(d.Schemes(), ", "), hint)
 	}
 	s, err := open(ctx, u)
 	if err != nil {
@@ -149,6 +134,9 @@ func Open(ctx context.Context, rawURL string) (Sink, error) {
 	}
 	return s, nil
 }
+
+// Schemes lists the schemes of d, sorted.
+func (d Drivers) Schemes() []string { return slices.Sorted(maps.Keys(d)) }
 
 // Deadline is when a store that may take timeout must end: timeout from
 // now, or margin before ctx's deadline if that comes first, which leaves the
@@ -176,18 +164,6 @@ func Redact(rawURL string) string {
 		return rawURL
 	}
 	return scheme + "://" + rest[:colon] + ":xxxxx" + rest[at:]
-}
-
-// Schemes lists the registered URL schemes, sorted.
-func Schemes() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	names := make([]string, 0, len(openers))
-	for s := range openers {
-		names = append(names, s)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // CheckParams refuses a sink URL with a query parameter that is not one of

@@ -53,7 +53,7 @@ func TestRedact(t *testing.T) {
 // TestOpenErrorsHideThePassword opens URLs that fail at each step (parse,
 // scheme, driver) and checks that no error repeats the password.
 func TestOpenErrorsHideThePassword(t *testing.T) {
-	sink.Register("redacttest", func(context.Context, *url.URL) (sink.Sink, error) { return nil, errors.New("refused") })
+	drivers := sink.Drivers{"redacttest": func(context.Context, *url.URL) (sink.Sink, error) { return nil, errors.New("refused") }}
 	for raw, want := range map[string]string{
 		"kafka://user:s3cret@b1:9092/topic":  `sink URL "kafka://user:xxxxx@b1:9092/topic": unknown scheme "kafka"`,
 		"redacttest://user:s3cret@b1/topic":  `sink URL "redacttest://user:xxxxx@b1/topic": refused`,
@@ -61,7 +61,7 @@ func TestOpenErrorsHideThePassword(t *testing.T) {
 		"kafka://user:s3cr%zz@b1:9092/topic": `sink URL "kafka://user:xxxxx@b1:9092/topic": invalid user or password`,
 		"kafka://user:s3cret@b1:9092/t%zz":   `sink URL "kafka://user:xxxxx@b1:9092/t%zz": invalid URL escape "%zz"`,
 	} {
-		_, err := sink.Open(context.Background(), raw)
+		_, err := drivers.Open(context.Background(), raw)
 		if err == nil || strings.Contains(err.Error(), "s3cr") || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("Open(%q) = %v, want an error starting %s", raw, err, want)
 		}
@@ -71,16 +71,17 @@ func TestOpenErrorsHideThePassword(t *testing.T) {
 // TestOpenBarePath checks that a directory given without a scheme is
 // answered with the file URL to write instead.
 func TestOpenBarePath(t *testing.T) {
+	var drivers sink.Drivers
 	for raw, want := range map[string]string{
 		"/var/data": `unknown scheme "" (known: `,
 		"./data":    `unknown scheme "" (known: `,
 	} {
-		_, err := sink.Open(context.Background(), raw)
+		_, err := drivers.Open(context.Background(), raw)
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasSuffix(err.Error(), "; for a directory, write file://"+raw) {
 			t.Errorf("Open(%q) = %v, want %s… suggesting file://%s", raw, err, want, raw)
 		}
 	}
-	if _, err := sink.Open(context.Background(), "ftp://host/x"); err == nil || strings.Contains(err.Error(), "file://") {
+	if _, err := drivers.Open(context.Background(), "ftp://host/x"); err == nil || strings.Contains(err.Error(), "file://") {
 		t.Errorf("an unknown scheme got the directory hint: %v", err)
 	}
 }

@@ -72,15 +72,15 @@ func newLogger(w io.Writer, level slog.Leveler, lambda bool) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// FromEnv starts from the Environment, opens the sink (behind group commit
-// unless it is off) and returns the service. It makes no network call
-// unless the sink's client must.
-func FromEnv(ctx context.Context) (*Service, error) {
+// FromEnv starts from the Environment, opens the sink with the drivers the
+// binary links (behind group commit unless it is off) and returns the
+// service. It makes no network call unless the sink's client must.
+func FromEnv(ctx context.Context, drivers sink.Drivers) (*Service, error) {
 	cfg, log, err := Environment()
 	if err != nil {
 		return nil, err
 	}
-	s, err := sink.Open(ctx, cfg.SinkURL)
+	s, err := drivers.Open(ctx, cfg.SinkURL)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/webtrack/webtrack/shared/sink"
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
 )
 
@@ -13,7 +12,7 @@ import (
 func BenchmarkPut3MiB(b *testing.B) {
 	for _, compression := range []string{"gzip", "zstd", "none"} {
 		b.Run(compression, func(b *testing.B) {
-			s, err := sink.Open(context.Background(), "file://"+b.TempDir()+"?compression="+compression)
+			s, err := drivers.Open(context.Background(), "file://"+b.TempDir()+"?compression="+compression)
 			if err != nil {
 				b.Fatal(err)
 			}

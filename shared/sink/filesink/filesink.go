@@ -29,24 +29,24 @@ import (
 	"github.com/webtrack/webtrack/shared/sink/objectlayout"
 )
 
-func init() {
-	sink.Register("file", func(_ context.Context, u *url.URL) (sink.Sink, error) {
-		dir := u.Path
-		if u.Host != "" { // file://relative/dir
-			dir = filepath.Join(u.Host, u.Path)
-		}
-		if dir == "" {
-			return nil, errors.New("file sink needs a directory: file:///abs/dir or file://relative/dir")
-		}
-		if err := sink.CheckParams(u, "prefix", "compression"); err != nil {
-			return nil, err
-		}
-		layout, err := objectlayout.Parse(u.Query().Get("prefix"), u.Query())
-		if err != nil {
-			return nil, err
-		}
-		return New(dir, layout)
-	})
+// Open is the opener of file:// URLs: file:///abs/dir or
+// file://relative/dir, with the object layout's prefix and compression.
+func Open(_ context.Context, u *url.URL) (sink.Sink, error) {
+	dir := u.Path
+	if u.Host != "" { // file://relative/dir
+		dir = filepath.Join(u.Host, u.Path)
+	}
+	if dir == "" {
+		return nil, errors.New("file sink needs a directory: file:///abs/dir or file://relative/dir")
+	}
+	if err := sink.CheckParams(u, "prefix", "compression"); err != nil {
+		return nil, err
+	}
+	layout, err := objectlayout.Parse(u.Query().Get("prefix"), u.Query())
+	if err != nil {
+		return nil, err
+	}
+	return New(dir, layout)
 }
 
 // orphanAge is the age after which a hidden temporary file is taken for one

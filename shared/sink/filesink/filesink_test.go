@@ -21,7 +21,7 @@ import (
 
 func harness(t *testing.T, query string) sinktest.Harness {
 	dir := t.TempDir()
-	s, err := sink.Open(context.Background(), "file://"+dir+query)
+	s, err := drivers.Open(context.Background(), "file://"+dir+query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,10 +97,10 @@ func TestFullDiskIsRetryable(t *testing.T) {
 }
 
 func TestOpenRejectsBadURL(t *testing.T) {
-	sinktest.OpenFails(t, "file://", "needs a directory")
-	sinktest.OpenFails(t, "file:///tmp/x?compression=brotli", `compression "brotli"`)
+	sinktest.OpenFails(t, drivers, "file://", "needs a directory")
+	sinktest.OpenFails(t, drivers, "file:///tmp/x?compression=brotli", `compression "brotli"`)
 	// A misspelt parameter is refused, not silently ignored.
-	sinktest.OpenFails(t, "file://"+t.TempDir()+"?compresion=zstd", `unknown file URL parameter "compresion" (known: prefix, compression)`)
+	sinktest.OpenFails(t, drivers, "file://"+t.TempDir()+"?compresion=zstd", `unknown file URL parameter "compresion" (known: prefix, compression)`)
 }
 
 // TestNewDirectoriesAreSynced checks that each directory the first write of
@@ -178,3 +178,5 @@ func TestRemovedDirectoryIsMadeAgain(t *testing.T) {
 		}
 	}
 }
+
+var drivers = sink.Drivers{"file": filesink.Open}

@@ -81,8 +81,6 @@ const (
 	HeaderEntry     = "entry"
 )
 
-func init() { sink.Register("kafka", Open) }
-
 // DefaultMaxRecordBytes is the default for max_record_bytes: 1 MiB, within
 // Kafka's default max.message.bytes (1048588).
 const DefaultMaxRecordBytes = 1 << 20

@@ -45,7 +45,7 @@ func newCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 // ("&key=…"), and a reader of the topic.
 func newHarness(t testing.TB, brokers []string, params string) (sinktest.Harness, *reader) {
 	t.Helper()
-	s, err := sink.Open(context.Background(), "kafka://"+strings.Join(brokers, ",")+"/"+topic+"?client_id=test"+params)
+	s, err := drivers.Open(context.Background(), "kafka://"+strings.Join(brokers, ",")+"/"+topic+"?client_id=test"+params)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,17 +192,17 @@ func TestOpenErrors(t *testing.T) {
 		"kafka://u:p@b:9092/t",
 		"kafka://u:p@b:9092/t?sasl_mechanism=GSSAPI",
 	} {
-		sinktest.OpenFails(t, u, "")
+		sinktest.OpenFails(t, drivers, u, "")
 	}
-	sinktest.OpenFails(t, "kafka://b:9092/t?keys=x", `unknown kafka URL parameter "keys" (known: key, client_id, tls, sasl_mechanism, max_record_bytes)`)
+	sinktest.OpenFails(t, drivers, "kafka://b:9092/t?keys=x", `unknown kafka URL parameter "keys" (known: key, client_id, tls, sasl_mechanism, max_record_bytes)`)
 	for _, v := range []string{"1023", "67108865", "1MiB"} {
-		sinktest.OpenFails(t, "kafka://b:9092/t?max_record_bytes="+v, "max_record_bytes")
+		sinktest.OpenFails(t, drivers, "kafka://b:9092/t?max_record_bytes="+v, "max_record_bytes")
 	}
 	for _, u := range []string{
 		"kafka://b1,b2:9093/t?key=k&client_id=c&tls=true&max_record_bytes=1024",
 		"kafka://u:p@b:9092/t?sasl_mechanism=SCRAM-SHA-512",
 	} {
-		s, err := sink.Open(context.Background(), u)
+		s, err := drivers.Open(context.Background(), u)
 		if err != nil {
 			t.Errorf("Open(%q): %v", u, err)
 			continue
@@ -219,7 +219,7 @@ func BenchmarkPut3MiB(b *testing.B) {
 
 func TestEmptyBatchSendsNothing(t *testing.T) {
 	// Nothing listens on port 9 of the loopback: any request would fail.
-	s, err := sink.Open(context.Background(), "kafka://127.0.0.1:9/"+topic)
+	s, err := drivers.Open(context.Background(), "kafka://127.0.0.1:9/"+topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,3 +291,5 @@ func TestDefaultRecordSizeLimit(t *testing.T) {
 		t.Errorf("%d records produced for a refused batch", len(r.records))
 	}
 }
+
+var drivers = sink.Drivers{"kafka": kafkasink.Open}

@@ -49,7 +49,7 @@ func logTo(t *testing.T) *syncBuffer {
 func TestUnreachableBrokers(t *testing.T) {
 	logs := logTo(t)
 	addr := "127.0.0.1:" + strconv.Itoa(loopback.FreePort(t))
-	s, err := sink.Open(context.Background(), "kafka://"+addr+"/"+topic)
+	s, err := drivers.Open(context.Background(), "kafka://"+addr+"/"+topic)
 	if err != nil {
 		t.Fatalf("Open must not fail while the brokers are away: %v", err)
 	}

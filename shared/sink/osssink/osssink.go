@@ -64,8 +64,6 @@ const (
 	envSecurityToken   = "ALIBABA_CLOUD_SECURITY_TOKEN"
 )
 
-func init() { sink.Register("oss", Open) }
-
 // Sink writes batches to one bucket.
 type Sink struct {
 	client *oss.Client

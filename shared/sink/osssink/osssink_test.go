@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/webtrack/webtrack/shared/sink"
-	_ "github.com/webtrack/webtrack/shared/sink/osssink"
+	"github.com/webtrack/webtrack/shared/sink/osssink"
 	"github.com/webtrack/webtrack/shared/sink/s3sink/s3test"
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
 )
@@ -22,7 +22,9 @@ func useCredentials(t testing.TB, accessKey, secretKey string) {
 }
 
 // driver opens the OSS sink on the test servers.
-var driver = s3test.Driver{Scheme: "oss", Region: "cn-hangzhou", UseCredentials: useCredentials}
+var driver = s3test.Driver{Scheme: "oss", Opener: osssink.Open, Region: "cn-hangzhou", UseCredentials: useCredentials}
+
+var drivers = sink.Drivers{"oss": osssink.Open}
 
 func TestConformanceGoFakeS3(t *testing.T) {
 	s3test.RunConformance(t, driver)
@@ -42,13 +44,13 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 		{"oss://b?region=cn-hangzhou&compression=lz4", `compression "lz4"`},
 		{"oss://b", "region unknown"},
 	} {
-		sinktest.OpenFails(t, c.url, c.want)
+		sinktest.OpenFails(t, drivers, c.url, c.want)
 	}
 }
 
 func TestOpenNeedsCredentials(t *testing.T) {
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "")
-	_, err := sink.Open(context.Background(), "oss://b?region=cn-hangzhou")
+	_, err := drivers.Open(context.Background(), "oss://b?region=cn-hangzhou")
 	if err == nil || !strings.Contains(err.Error(), "ALIBABA_CLOUD_ACCESS_KEY_ID") {
 		t.Fatalf("Open without credentials = %v, want an error naming ALIBABA_CLOUD_ACCESS_KEY_ID", err)
 	}

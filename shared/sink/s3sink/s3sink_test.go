@@ -16,9 +16,9 @@ import (
 
 // The sink as the local server registers it (the SDK's default chain), and
 // as the Lambda function does (its environment alone), under a test scheme.
-func init() {
-	sink.Register("s3", s3sink.Opener(chain.Load))
-	sink.Register("s3env", s3sink.Opener(awsconfig.FromEnvironment))
+var drivers = sink.Drivers{
+	"s3":    s3sink.Opener(chain.Load),
+	"s3env": s3sink.Opener(awsconfig.FromEnvironment),
 }
 
 // useCredentials gives the SDK's default chain these keys, and nothing from
@@ -35,7 +35,7 @@ func useCredentials(t testing.TB, accessKey, secretKey string) {
 }
 
 // driver opens the S3 sink on the test servers.
-var driver = s3test.Driver{Scheme: "s3", Region: "us-east-1", UseCredentials: useCredentials}
+var driver = s3test.Driver{Scheme: "s3", Opener: drivers["s3"], Region: "us-east-1", UseCredentials: useCredentials}
 
 func TestConformanceGoFakeS3(t *testing.T) {
 	s3test.RunConformance(t, driver)
@@ -108,7 +108,7 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 		{"s3://b?region=us-east-1&compression=lz4", `compression "lz4"`},
 		{"s3://b", "region unknown"},
 	} {
-		sinktest.OpenFails(t, c.url, c.want)
+		sinktest.OpenFails(t, drivers, c.url, c.want)
 	}
 }
 

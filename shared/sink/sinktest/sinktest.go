@@ -204,11 +204,11 @@ func Lines(b *sink.Batch) map[string][]string {
 	return map[string][]string{b.RequestID: lines}
 }
 
-// OpenFails fails the test unless sink.Open refuses rawURL with an error
+// OpenFails fails the test unless d refuses to open rawURL with an error
 // that mentions want; want "" accepts any error.
-func OpenFails(t testing.TB, rawURL, want string) {
+func OpenFails(t testing.TB, d sink.Drivers, rawURL, want string) {
 	t.Helper()
-	s, err := sink.Open(context.Background(), rawURL)
+	s, err := d.Open(context.Background(), rawURL)
 	switch {
 	case err == nil:
 		s.Close()

@@ -260,7 +260,7 @@ func TestServerRestart(t *testing.T) {
 	}()
 	c := sqstest.Client(t, endpoint)
 	name, queueURL := sqstest.NewQueue(t, c, "")
-	s, err := sink.Open(context.Background(), "sqs://"+name+"?endpoint="+url.QueryEscape(endpoint))
+	s, err := drivers.Open(context.Background(), "sqs://"+name+"?endpoint="+url.QueryEscape(endpoint))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestQueueRecreated(t *testing.T) {
 	p := newProxy(t, "127.0.0.1:0")
 	c := newClient(t)
 	name, queueURL := sqstest.NewQueue(t, c, "")
-	s, err := sink.Open(context.Background(), "sqs://"+name+"?endpoint="+url.QueryEscape(p.srv.URL))
+	s, err := drivers.Open(context.Background(), "sqs://"+name+"?endpoint="+url.QueryEscape(p.srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 var localSQS sqstest.Shared
 
 // The sink configured as on Lambda, from the environment TestMain sets.
-func init() { sink.Register("sqs", sqssink.Opener(awsconfig.FromEnvironment)) }
+var drivers = sink.Drivers{"sqs": sqssink.Opener(awsconfig.FromEnvironment)}
 
 func TestMain(m *testing.M) {
 	sqstest.UseTestEnvironment()

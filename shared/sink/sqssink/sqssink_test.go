@@ -44,7 +44,7 @@ func newHarness(t testing.TB, suffix, endpoint, params string) (sinktest.Harness
 	t.Helper()
 	c := newClient(t)
 	name, queueURL := sqstest.NewQueue(t, c, suffix)
-	s, err := sink.Open(context.Background(), "sqs://"+name+"?region=us-east-1&endpoint="+url.QueryEscape(endpoint)+params)
+	s, err := drivers.Open(context.Background(), "sqs://"+name+"?region=us-east-1&endpoint="+url.QueryEscape(endpoint)+params)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func refusedBySQS(r rune) bool {
 func TestQueueURLParameter(t *testing.T) {
 	c := newClient(t)
 	_, queueURL := sqstest.NewQueue(t, c, "")
-	s, err := sink.Open(context.Background(), "sqs://?queue_url="+url.QueryEscape(queueURL)+"&endpoint="+url.QueryEscape(localSQS.Endpoint(t)))
+	s, err := drivers.Open(context.Background(), "sqs://?queue_url="+url.QueryEscape(queueURL)+"&endpoint="+url.QueryEscape(localSQS.Endpoint(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestQueueURLParameter(t *testing.T) {
 }
 
 func TestNoSuchQueueIsNotRetryable(t *testing.T) {
-	s, err := sink.Open(context.Background(), "sqs://no-such-queue?endpoint="+url.QueryEscape(localSQS.Endpoint(t)))
+	s, err := drivers.Open(context.Background(), "sqs://no-such-queue?endpoint="+url.QueryEscape(localSQS.Endpoint(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,14 +284,14 @@ func TestOpenErrors(t *testing.T) {
 		"sqs://q?max_message_bytes=2000000",
 		"sqs://q?max_message_bytes=big",
 	} {
-		sinktest.OpenFails(t, u, "")
+		sinktest.OpenFails(t, drivers, u, "")
 	}
-	sinktest.OpenFails(t, "sqs://q?regoin=us-east-1", `unknown sqs URL parameter "regoin" (known: queue_url, region, endpoint, max_message_bytes)`)
+	sinktest.OpenFails(t, drivers, "sqs://q?regoin=us-east-1", `unknown sqs URL parameter "regoin" (known: queue_url, region, endpoint, max_message_bytes)`)
 }
 
 func TestEmptyBatchSendsNothing(t *testing.T) {
 	// Nothing listens on port 9 of the loopback: any request would fail.
-	s, err := sink.Open(context.Background(), "sqs://q?region=us-east-1&endpoint=http://127.0.0.1:9")
+	s, err := drivers.Open(context.Background(), "sqs://q?region=us-east-1&endpoint=http://127.0.0.1:9")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,11 +9,12 @@ import (
 	"github.com/webtrack/webtrack/shared/sink/sinktest"
 )
 
-// Driver is an object sink under test, opened through the sink registry on
-// an S3-compatible server.
+// Driver is an object sink under test, opened on an S3-compatible server.
 type Driver struct {
 	// Scheme is the sink's URL scheme: "s3" or "oss".
 	Scheme string
+	// Opener opens the sink's URLs.
+	Opener sink.Opener
 	// Region is the region parameter of every URL that Open builds.
 	Region string
 	// UseCredentials makes the sink's credential chain give it these keys,
@@ -29,7 +30,7 @@ func (d Driver) Open(t testing.TB, endpoint, bucket, query string) sink.Sink {
 	if query != "" {
 		raw += "&" + query
 	}
-	s, err := sink.Open(context.Background(), raw)
+	s, err := sink.Drivers{d.Scheme: d.Opener}.Open(context.Background(), raw)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,3 +1,0 @@
-package allsinks
-
-import _ "github.com/webtrack/webtrack/shared/sink/osssink" // oss://
