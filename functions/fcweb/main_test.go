@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,35 +53,12 @@ func fcHeaders(h http.Header, requestID, clientIP string) {
 func TestProtocolTable(t *testing.T) {
 	var n atomic.Int64
 	processortest.Run(t, func(t *testing.T, p *processor.Processor, req *processor.Request) *processor.Response {
-		srv := httptest.NewServer(handler(p, "file"))
-		defer srv.Close()
-		u := srv.URL + req.Path
-		if len(req.Query) > 0 {
-			u += "?" + req.Query.Encode()
-		}
-		hr, err := http.NewRequest(req.Method, u, bytes.NewReader(req.Body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hr.Header = req.Header.Clone()
 		id := fmt.Sprintf("1-6744a3f2-%024d", n.Add(1))
-		fcHeaders(hr.Header, id, req.ClientIP)
-		if req.Host != "" && req.Host != "127.0.0.1:8080" {
-			hr.Host = req.Host
-		}
-		resp, err := srv.Client().Do(hr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := processortest.SendHTTP(t, handler(p, "file"), req, func(h http.Header) { fcHeaders(h, id, req.ClientIP) })
 		if got := resp.Header.Get("X-Log-Requestid"); got != id {
 			t.Errorf("x-log-requestid %q, want x-fc-request-id %q", got, id)
 		}
-		return &processor.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+		return resp
 	})
 }
 

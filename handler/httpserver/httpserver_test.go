@@ -21,31 +21,9 @@ import (
 // roundtrip sends the request over real HTTP on loopback to a server that
 // runs the handler.
 func roundtrip(t *testing.T, p *processor.Processor, req *processor.Request) *processor.Response {
-	srv := httptest.NewServer(httpserver.Handler{Processor: p, TrustForwardedFor: true})
-	defer srv.Close()
-	u := srv.URL + req.Path
-	if len(req.Query) > 0 {
-		u += "?" + req.Query.Encode()
-	}
-	hr, err := http.NewRequest(req.Method, u, bytes.NewReader(req.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hr.Header = req.Header.Clone()
-	hr.Header.Add("X-Forwarded-For", "198.51.100.1, "+req.ClientIP)
-	if req.Host != "" && req.Host != "127.0.0.1:8080" {
-		hr.Host = req.Host
-	}
-	resp, err := srv.Client().Do(hr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &processor.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	return processortest.SendHTTP(t, httpserver.Handler{Processor: p, TrustForwardedFor: true}, req, func(h http.Header) {
+		h.Add("X-Forwarded-For", "198.51.100.1, "+req.ClientIP)
+	})
 }
 
 func TestProtocolCasesOverHTTP(t *testing.T) {
@@ -79,16 +57,7 @@ func TestForwardedForIgnoredUnlessTrusted(t *testing.T) {
 			}
 		}
 		processortest.RunCase(t, c, func(t *testing.T, p *processor.Processor, req *processor.Request) *processor.Response {
-			srv := httptest.NewServer(httpserver.Handler{Processor: p, TrustForwardedFor: trust})
-			defer srv.Close()
-			hr, _ := http.NewRequest(req.Method, srv.URL+req.Path, bytes.NewReader(req.Body))
-			hr.Header = req.Header
-			resp, err := srv.Client().Do(hr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			return &processor.Response{Status: resp.StatusCode, Header: resp.Header}
+			return processortest.SendHTTP(t, httpserver.Handler{Processor: p, TrustForwardedFor: trust}, req, nil)
 		})
 	}
 }
@@ -183,16 +152,7 @@ func TestRequestIDHeader(t *testing.T) {
 			}
 		}
 		processortest.RunCase(t, c, func(t *testing.T, p *processor.Processor, req *processor.Request) *processor.Response {
-			srv := httptest.NewServer(httpserver.Handler{Processor: p, RequestIDHeader: header})
-			defer srv.Close()
-			hr, _ := http.NewRequest(req.Method, srv.URL+req.Path, bytes.NewReader(req.Body))
-			hr.Header = req.Header
-			resp, err := srv.Client().Do(hr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			return &processor.Response{Status: resp.StatusCode, Header: resp.Header}
+			return processortest.SendHTTP(t, httpserver.Handler{Processor: p, RequestIDHeader: header}, req, nil)
 		})
 	}
 }

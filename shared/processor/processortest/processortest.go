@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -232,4 +233,39 @@ func hasPrefix(t *testing.T, what, got, prefix string) {
 	if !strings.HasPrefix(got, prefix) {
 		t.Errorf("%s = %q, want prefix %q", what, got, prefix)
 	}
+}
+
+// SendHTTP serves req with h on a loopback server and sends it over real
+// HTTP as a client sends it (path, query, headers, body and Host), with
+// edit, unless nil, changing its headers first, and returns the answer as
+// the client reads it.
+func SendHTTP(t *testing.T, h http.Handler, req *processor.Request, edit func(http.Header)) *processor.Response {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	u := srv.URL + req.Path
+	if len(req.Query) > 0 {
+		u += "?" + req.Query.Encode()
+	}
+	hr, err := http.NewRequest(req.Method, u, bytes.NewReader(req.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Header = req.Header.Clone()
+	if edit != nil {
+		edit(hr.Header)
+	}
+	if req.Host != "" && req.Host != "127.0.0.1:8080" {
+		hr.Host = req.Host
+	}
+	resp, err := srv.Client().Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &processor.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
 }
