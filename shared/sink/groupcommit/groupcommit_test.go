@@ -90,6 +90,17 @@ func warm(t *testing.T, s sink.Sink, inner *slowSink) {
 	inner.started.Store(0)
 }
 
+// put sends request i, of 10 entries, with its own timeout, and then
+// reuses its batch, which is the caller's again once Put returns.
+func put(s sink.Sink, i int, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	b := request(i, 10)
+	err := s.Put(ctx, b)
+	b.NDJSON = append(b.NDJSON[:0], "reused by the caller\n"...)
+	return err
+}
+
 // putAll sends n requests of 10 entries at once, each with its own
 // deadline, and returns their errors.
 func putAll(t *testing.T, s sink.Sink, n int, timeout time.Duration) []error {
@@ -97,13 +108,7 @@ func putAll(t *testing.T, s sink.Sink, n int, timeout time.Duration) []error {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
-			defer cancel()
-			b := request(i, 10)
-			errs[i] = s.Put(ctx, b)
-			b.NDJSON = append(b.NDJSON[:0], "reused by the caller\n"...) // the batch is the caller's again
-		})
+		wg.Go(func() { errs[i] = put(s, i, timeout) })
 	}
 	wg.Wait()
 	return errs

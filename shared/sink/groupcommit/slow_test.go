@@ -1,7 +1,6 @@
 package groupcommit_test
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -20,13 +19,7 @@ func paced(t *testing.T, s sink.Sink, inner *slowSink, n int, interval, timeout 
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
-			defer cancel()
-			b := request(i, 10)
-			errs[i] = s.Put(ctx, b)
-			b.NDJSON = append(b.NDJSON[:0], "reused by the caller\n"...)
-		})
+		wg.Go(func() { errs[i] = put(s, i, timeout) })
 		time.Sleep(interval)
 	}
 	wg.Wait()
